@@ -1,0 +1,651 @@
+"""Straight-line Python source for one traced graph: forward values, then gradients.
+
+`compiled.py` records a graph once; this module turns it into the source of
+one function of plain floats. No derivative formula is written here: each
+node's rule is called once with `SYM`, a math namespace whose objects are
+expression builders, so the rule itself writes the code for its output and
+its local derivatives. Rules that cannot be run on symbols (they branch on
+an operand, as `pow` and `sqrt` do, or call `math` directly) are called at run
+time with `FLOAT` instead, exactly as the engine calls them.
+
+Every symbolic result is checked against the engine's own numbers for that
+node at trace time (bit for bit); a rule whose symbols disagree also falls
+back to the `FLOAT` call. The backward pass visits nodes in the engine's own
+order and adds contributions in the engine's order, so gradients come out
+bit for bit equal to `backward()` on a fresh graph.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from autograd_core.engine import FLOAT, Value
+
+__all__ = ["SYM", "Sym", "GraphCode", "GuardFailed", "generate"]
+
+
+class GuardFailed(Exception):
+    """Raised by generated code when a recorded comparison comes out the other way."""
+
+
+# Precedence levels of rendered code, higher binds tighter.
+_COND, _ADD, _MUL, _UNARY, _POW, _ATOM = 1, 2, 3, 4, 5, 6
+
+# Whether `sum` adds floats one after the other (CPython < 3.12). Newer
+# versions compensate, and then `dot` is emitted as a call to FLOAT.dot.
+_SEQUENTIAL_SUM = sum((1e16, 1.0, -1e16), 0.0) == 0.0
+
+_CHUNK = 64  # terms per statement in a long dot product (keeps the compiler's recursion shallow)
+
+
+class _NotSymbolic(Exception):
+    """A rule did something only numbers can do (compare, convert): call it with FLOAT."""
+
+
+def _is_number(x: object) -> bool:
+    if x.__class__ is float or x.__class__ is int:
+        return True
+    return isinstance(x, numbers.Real) and not isinstance(x, Value)
+
+
+class Sym:
+    """A piece of a rule's result as an expression tree, rendered to Python later.
+
+    `kind` is "var" (args: name), "bin" (operator, left, right), "neg",
+    "call" (function name, arguments...), "relu"/"step"/"sign" (argument) or
+    "dot" (weights, inputs, bias). `name`, once set, replaces the expression
+    by a variable holding it.
+    """
+
+    __slots__ = ("kind", "args", "name")
+
+    def __init__(self, kind: str, *args: Any) -> None:
+        self.kind = kind
+        self.args = args
+        self.name = args[0] if kind == "var" else None
+
+    def __repr__(self) -> str:
+        return f"Sym({render(self)[0]})"
+
+    # -- arithmetic builds trees; numbers stay numbers -------------------------
+
+    def _bin(self, op: str, other: Any, reflected: bool = False) -> Any:
+        if not (other.__class__ is Sym or _is_number(other)):
+            return NotImplemented
+        return Sym("bin", op, other, self) if reflected else Sym("bin", op, self, other)
+
+    def __add__(self, o: Any) -> Any:
+        return self._bin("+", o)
+
+    def __radd__(self, o: Any) -> Any:
+        return self._bin("+", o, True)
+
+    def __sub__(self, o: Any) -> Any:
+        return self._bin("-", o)
+
+    def __rsub__(self, o: Any) -> Any:
+        return self._bin("-", o, True)
+
+    def __mul__(self, o: Any) -> Any:
+        return self._bin("*", o)
+
+    def __rmul__(self, o: Any) -> Any:
+        return self._bin("*", o, True)
+
+    def __truediv__(self, o: Any) -> Any:
+        return self._bin("/", o)
+
+    def __rtruediv__(self, o: Any) -> Any:
+        return self._bin("/", o, True)
+
+    def __pow__(self, o: Any) -> Any:
+        return self._bin("**", o)
+
+    def __rpow__(self, o: Any) -> Any:
+        return self._bin("**", o, True)
+
+    def __neg__(self) -> Sym:
+        return Sym("neg", self)
+
+    def __pos__(self) -> Sym:
+        return self
+
+    def __abs__(self) -> Sym:
+        return Sym("call", "abs", self)
+
+    # -- anything that needs the number itself is not symbolic -----------------
+
+    def _refuse(self, *args: Any) -> Any:
+        raise _NotSymbolic
+
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _refuse
+    __bool__ = __float__ = __int__ = __index__ = __round__ = _refuse
+    __hash__ = object.__hash__
+
+
+# The functions generated code calls, by the name it calls them.
+_FUNCTIONS = {
+    "_exp": FLOAT.exp,
+    "_log": FLOAT.log,
+    "_sqrt": FLOAT.sqrt,
+    "_tanh": FLOAT.tanh,
+    "_sigmoid": FLOAT.sigmoid,
+    "_sin": FLOAT.sin,
+    "_cos": FLOAT.cos,
+    "_pow": FLOAT.pow,
+    "_div": FLOAT.div,
+    "_relu": FLOAT.relu,
+    "_step": FLOAT.step,
+    "_sign": FLOAT.sign,
+    "_dot": FLOAT.dot,
+    "abs": abs,
+}
+
+
+def _symbolic(name: str, arity: int = 1) -> Any:
+    float_fn = _FUNCTIONS["_" + name]
+
+    def apply(*args: Any) -> Any:
+        if len(args) != arity:
+            raise TypeError(f"{name} takes {arity} argument(s)")
+        if not any(a.__class__ is Sym for a in args):
+            return float_fn(*args)  # constants fold with the very same function
+        for a in args:
+            if not (a.__class__ is Sym or _is_number(a)):
+                raise _NotSymbolic
+        if name == "div" and args[1].__class__ is not Sym and args[1] != 0:
+            return Sym("bin", "/", *args)  # FLOAT.div by a nonzero constant is plain `/`
+        return Sym("call", "_" + name, *args)
+
+    return staticmethod(apply)
+
+
+def _piecewise(kind: str) -> Any:
+    float_fn = _FUNCTIONS["_" + kind]
+
+    def apply(x: Any) -> Any:
+        if x.__class__ is not Sym:
+            return float_fn(x)
+        return Sym(kind, x)
+
+    return staticmethod(apply)
+
+
+class _SymMath:
+    """The namespace a rule sees when it is asked to write code instead of computing."""
+
+    exp = _symbolic("exp")
+    log = _symbolic("log")
+    sqrt = _symbolic("sqrt")
+    tanh = _symbolic("tanh")
+    sigmoid = _symbolic("sigmoid")
+    sin = _symbolic("sin")
+    cos = _symbolic("cos")
+    pow = _symbolic("pow", 2)
+    div = _symbolic("div", 2)
+    relu = _piecewise("relu")
+    step = _piecewise("step")
+    sign = _piecewise("sign")
+
+    @staticmethod
+    def abs(x: Any) -> Any:
+        return abs(x)
+
+    @staticmethod
+    def dot(ws: Sequence[Any], xs: Sequence[Any], b: Any) -> Any:
+        ws, xs = tuple(ws), tuple(xs)
+        if len(ws) != len(xs):
+            raise _NotSymbolic
+        if not any(a.__class__ is Sym for a in (*ws, *xs, b)):
+            return FLOAT.dot(ws, xs, b)
+        return Sym("dot", ws, xs, b)
+
+
+SYM = _SymMath()
+
+
+# ---------------------------------------------------------------------------
+# Rendering a tree to code, and evaluating it the way that code would.
+
+
+def _literal(x: Any) -> tuple[str, int]:
+    if isinstance(x, float) and not math.isfinite(x):
+        return ("_nan" if math.isnan(x) else "_inf" if x > 0 else "(-_inf)"), _ATOM
+    if isinstance(x, bool):
+        x = int(x)
+    text = repr(x)
+    return text, (_UNARY if text.startswith("-") else _ATOM)
+
+
+def _wrap(code: tuple[str, int], parens: bool) -> str:
+    return f"({code[0]})" if parens else code[0]
+
+
+def render(x: Any) -> tuple[str, int]:
+    """Python source for `x` (a Sym or a number) and its precedence level."""
+    if x.__class__ is not Sym:
+        return _literal(x)
+    if x.name is not None:
+        return x.name, _ATOM
+    kind, args = x.kind, x.args
+    if kind == "bin":
+        op, a, b = args
+        ca, cb = render(a), render(b)
+        if op == "**":
+            return f"{_wrap(ca, ca[1] <= _POW)} ** {_wrap(cb, cb[1] < _UNARY)}", _POW
+        level = _ADD if op in "+-" else _MUL
+        return f"{_wrap(ca, ca[1] < level)} {op} {_wrap(cb, cb[1] <= level)}", level
+    if kind == "neg":
+        ca = render(args[0])
+        return f"-{_wrap(ca, ca[1] <= _UNARY)}", _UNARY
+    if kind == "call":
+        return f"{args[0]}({', '.join(render(a)[0] for a in args[1:])})", _ATOM
+    if kind in ("relu", "step", "sign"):
+        ca = render(args[0])
+        if ca[1] != _ATOM:  # a compound argument would be computed twice inline
+            return f"_{kind}({ca[0]})", _ATOM
+        a = ca[0]
+        if kind == "relu":
+            return f"({a} if {a} > 0 else 0.0)", _ATOM
+        if kind == "step":
+            return f"(1.0 if {a} > 0 else 0.0)", _ATOM
+        return f"(1.0 if {a} > 0 else (-1.0 if {a} < 0 else 0.0))", _ATOM
+    if kind == "dot":  # inside a larger expression: FLOAT.dot itself
+        ws, xs, b = args
+        return (
+            f"_dot(({''.join(render(w)[0] + ', ' for w in ws)}), "
+            f"({''.join(render(v)[0] + ', ' for v in xs)}), {render(b)[0]})",
+            _ATOM,
+        )
+    raise AssertionError(f"unknown Sym kind {kind!r}")
+
+
+_BINARY = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "**": lambda a, b: a**b,
+}
+
+
+def evaluate(x: Any, env: dict[str, float]) -> Any:
+    """The number the rendered code of `x` computes, with variables from `env`."""
+    if x.__class__ is not Sym:
+        return x
+    kind, args = x.kind, x.args
+    if kind == "var":
+        return env[args[0]]
+    if kind == "bin":
+        return _BINARY[args[0]](evaluate(args[1], env), evaluate(args[2], env))
+    if kind == "neg":
+        return -evaluate(args[0], env)
+    if kind == "call":
+        return _FUNCTIONS[args[0]](*(evaluate(a, env) for a in args[1:]))
+    if kind in ("relu", "step", "sign"):
+        return _FUNCTIONS["_" + kind](evaluate(args[0], env))
+    if kind == "dot":
+        ws, xs, b = args
+        if not _SEQUENTIAL_SUM:  # then the code calls FLOAT.dot
+            return FLOAT.dot(
+                [evaluate(w, env) for w in ws], [evaluate(v, env) for v in xs], evaluate(b, env)
+            )
+        total = evaluate(b, env)
+        for w, v in zip(ws, xs):
+            total = total + evaluate(w, env) * evaluate(v, env)
+        return total
+    raise AssertionError(f"unknown Sym kind {kind!r}")
+
+
+def _children(x: Sym) -> Iterable[Any]:
+    if x.kind == "dot":
+        ws, xs, b = x.args
+        return (*ws, *xs, b)
+    if x.kind in ("bin",):
+        return x.args[1:]
+    if x.kind == "call":
+        return x.args[1:]
+    if x.kind == "var":
+        return ()
+    return x.args
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Bit-for-bit equality of two floats (NaN equals NaN, 0.0 differs from -0.0)."""
+    if a.__class__ is not float or b.__class__ is not float:
+        if not (_is_number(a) and _is_number(b)):
+            return False
+        a, b = float(a), float(b)
+    if a != a or b != b:
+        return a != a and b != b
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+# ---------------------------------------------------------------------------
+# The generator.
+
+
+class GraphCode:
+    """The source of one compiled graph and what its variables stand for."""
+
+    def __init__(self, source: str, namespace: dict[str, Any], n_symbolic: int, n_calls: int):
+        self.source = source
+        self.namespace = namespace
+        self.n_symbolic = n_symbolic
+        self.n_calls = n_calls
+
+
+def _local_grads(node: Value) -> list[Any]:
+    """The engine's local derivative for each operand of `node` (None for a constant)."""
+    ga = node._ga
+    if ga.__class__ is tuple:
+        return list(ga)
+    if node._op.arity == 1:
+        return [ga]
+    return [ga, node._gb]
+
+
+def engine_backward_order(root: Value) -> list[Value]:
+    """The engine's `_backward_order`, read-only: non-leaf nodes, parents first.
+
+    Same depth-first search and the same push order (operand b before a; the
+    operands of an n-ary node in order), so reversing it visits nodes in the
+    order `backward()` does, and contributions add up in the same order.
+    """
+    state: dict[Value, int] = {}  # 1 visiting, 2 done
+    order: list[Value] = []
+    if root._op is None:
+        return order
+    stack: list[Value] = [root]
+    while stack:
+        node = stack.pop()
+        s = state.get(node)
+        if s == 1:
+            order.append(node)
+            state[node] = 2
+            continue
+        if s == 2:
+            continue
+        state[node] = 1
+        stack.append(node)
+        if node._gb is not None:
+            p = node._b
+            if p._op is not None and state.get(p) != 2:
+                stack.append(p)
+        ga = node._ga
+        if ga.__class__ is tuple:
+            for p, d in zip(node._a, ga):
+                if d is not None and p._op is not None and state.get(p) != 2:
+                    stack.append(p)
+        elif ga is not None:
+            p = node._a
+            if p._op is not None and state.get(p) != 2:
+                stack.append(p)
+    return order
+
+
+def forward_order(targets: Sequence[Value]) -> list[Value]:
+    """Every node the targets need, each after its operands, target by target.
+
+    Nodes for the first target come first, so code checking a comparison can
+    run as soon as the values it compares exist, before anything computed on
+    the strength of its outcome (which could fail on the other branch).
+    """
+    order: list[Value] = []
+    done: set[Value] = set()
+    for target in targets:
+        if target in done:
+            continue
+        stack: list[Any] = [(target, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node in done:
+                continue
+            if expanded:
+                done.add(node)
+                order.append(node)
+                continue
+            stack.append((node, True))
+            for operand in reversed(node.operands):
+                if operand.__class__ is Value and operand not in done:
+                    stack.append((operand, False))
+    return order
+
+
+def generate(
+    root: Value,
+    inputs: Sequence[Value],
+    params: Sequence[Value],
+    guards: Sequence[tuple[Any, str, Any, bool]],
+    constants: set[Value],
+) -> GraphCode:
+    """Source of `run(inputs, params) -> (root value, input grads, param grads)`.
+
+    `guards` are recorded comparisons `(left, op, right, outcome)` (Values or
+    floats) that the code re-checks, raising GuardFailed when one differs.
+    `constants` are leaves frozen at their data.
+    """
+    names: dict[Value, str] = {}
+    namespace: dict[str, Any] = dict(_FUNCTIONS)
+    namespace.update(
+        _F=FLOAT, _inf=math.inf, _nan=math.nan, _GuardFailed=GuardFailed, _SEQ=_SEQUENTIAL_SUM
+    )
+    lines: list[str] = []
+    emit = lines.append
+    rules: dict[Any, str] = {}
+    n_symbolic = n_calls = 0
+
+    in_names = [f"x{i}" for i in range(len(inputs))]
+    par_names = [f"p{i}" for i in range(len(params))]
+    for v, name in zip(inputs, in_names):
+        names[v] = name
+    for v, name in zip(params, par_names):
+        names[v] = name
+    if in_names:
+        emit(f"{', '.join(in_names)}, = inputs")
+    if par_names:
+        emit(f"{', '.join(par_names)}, = params")
+
+    # Each node's local derivatives as code: a number, or (code, level).
+    local_code: dict[Value, list[Any]] = {}
+
+    def operand_sym(x: Any) -> Any:
+        if x.__class__ is not Value:
+            return x
+        if x in names:
+            return Sym("var", names[x])
+        return x.data  # a constant leaf (checked by the caller)
+
+    targets: list[Value] = []
+    for left, _, right, _ in guards:
+        targets.extend(t for t in (left, right) if t.__class__ is Value)
+    emitted: set[Value] = set()
+    order = forward_order([*targets, root])
+
+    def ready(i: int) -> bool:
+        left, _, right, _ = guards[i]
+        return all(
+            t.__class__ is not Value or t in emitted or t in constants for t in (left, right)
+        )
+
+    pending = list(range(len(guards)))
+
+    def emit_guards() -> None:
+        while pending and ready(pending[0]):
+            i = pending.pop(0)
+            left, op, right, outcome = guards[i]
+            test = f"{render(operand_sym(left))[0]} {op} {render(operand_sym(right))[0]}"
+            emit(f"if {'not ' if outcome else ''}({test}): raise _GuardFailed({i})")
+
+    emit_guards()
+    for k, node in enumerate(order):
+        if node._op is None:
+            emitted.add(node)
+            if node not in names and node not in constants:
+                raise AssertionError("an unexpected leaf reached code generation")
+            emit_guards()
+            continue
+        name = names[node] = f"v{k}"
+        operands = node.operands
+        syms = [operand_sym(x) for x in operands]
+        expected = [node.data, *_local_grads(node)]
+        result = _try_symbolic(node, syms, expected, names)
+        if result is None:
+            n_calls += 1
+            rule = node._op.rule
+            if rule not in rules:
+                rules[rule] = f"_r{len(rules)}"
+                namespace[rules[rule]] = rule
+            args = ", ".join(render(s)[0] for s in syms)
+            emit(f"t{k} = {rules[rule]}(_F, {args})")
+            emit(f"{name} = t{k}[0]")
+            local_code[node] = [(f"t{k}[{i + 1}]", _ATOM) for i in range(len(operands))]
+        else:
+            n_symbolic += 1
+            out, derivs = result
+            _emit_shared(out, derivs, name, k, emit)
+            local_code[node] = derivs
+        emitted.add(node)
+        emit_guards()
+    if pending:
+        raise AssertionError("a comparison's operands were never computed")
+
+    # -- backward: the engine's node order and contribution order -------------
+    wanted = set(inputs) | set(params)
+    needs: set[Value] = set()
+    for node in order:  # operands come first, so one pass suffices
+        if node in wanted or any(
+            x.__class__ is Value and x in needs for x in node.operands if node._op is not None
+        ):
+            needs.add(node)
+    grads: dict[Value, str] = {}
+    if root._op is not None and root in needs:
+        grads[root] = "g" + names[root]
+        emit(f"{grads[root]} = 1.0")
+    for node in reversed(engine_backward_order(root)):
+        if node not in needs:
+            continue
+        g = grads[node]
+        for operand, local, engine_local in zip(
+            node.operands, local_code[node], _local_grads(node)
+        ):
+            if engine_local is None or operand not in needs:
+                continue  # a constant operand, or nothing wanted behind it
+            contribution = _times(local, g)
+            target = grads.get(operand)
+            if target is None:
+                target = grads[operand] = "g" + names[operand]
+                if operand._op is None:  # a leaf starts from 0.0, as after zero_grad()
+                    emit(f"{target} = 0.0 + {contribution}")
+                else:
+                    emit(f"{target} = {contribution}")
+            else:
+                emit(f"{target} += {contribution}")
+    if root._op is None and root in wanted:
+        grads[root] = "1.0"
+    out_grads = [grads.get(v, "0.0") for v in inputs]
+    par_grads = [grads.get(v, "0.0") for v in params]
+    emit(
+        f"return {render(operand_sym(root))[0]}, [{', '.join(out_grads)}], [{', '.join(par_grads)}]"
+    )
+    body = "\n".join("    " + line for line in lines)
+    source = f"def run(inputs, params):\n{body}\n"
+    return GraphCode(source, namespace, n_symbolic, n_calls)
+
+
+def _times(local: Any, g: str) -> str:
+    """Code for `local * g`, as the engine computes a contribution."""
+    if local.__class__ is Sym:
+        local = render(local)
+    elif not isinstance(local, tuple):
+        if local == 1.0 and isinstance(local, float | int) and not isinstance(local, bool):
+            return g  # 1.0 * g is g, bit for bit
+        local = _literal(local)
+    return f"{_wrap(local, local[1] < _MUL)} * {g}"
+
+
+def _try_symbolic(
+    node: Value, syms: list[Any], expected: list[Any], names: dict[Value, str]
+) -> tuple[Any, list[Any]] | None:
+    """The rule's output and derivatives as Syms, if they reproduce the engine's numbers."""
+    try:
+        result = node._op.rule(SYM, *syms)
+    except Exception:
+        return None
+    if not isinstance(result, tuple) or len(result) != len(syms) + 1:
+        return None
+    env: dict[str, float] = {}
+    for s, x in zip(syms, node.operands):
+        if s.__class__ is Sym:
+            env[s.name] = x.data
+    try:
+        values = [evaluate(r, env) for r in result]
+    except Exception:
+        return None
+    for got, want in zip(values, expected):
+        if want is not None and not _same(got, want):
+            return None
+    if any(not (r.__class__ is Sym or _is_number(r)) for r in result):
+        return None
+    return result[0], list(result[1:])
+
+
+def _emit_shared(out: Any, derivs: list[Any], name: str, k: int, emit: Any) -> None:
+    """Emit `name = out`, first binding sub-expressions used more than once."""
+    counts: dict[int, int] = {}
+    post: list[Sym] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(r, False) for r in reversed([out, *derivs])]
+    while stack:
+        x, expanded = stack.pop()
+        if x.__class__ is not Sym or x.kind == "var":
+            continue
+        if expanded:
+            post.append(x)
+            continue
+        counts[id(x)] = counts.get(id(x), 0) + 1
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        stack.append((x, True))
+        stack.extend((c, False) for c in reversed(tuple(_children(x))))
+    j = 0
+    for x in post:
+        if x is out or x.kind == "dot" or counts[id(x)] < 2:
+            continue
+        temp = f"t{k}_{j}"
+        j += 1
+        emit(f"{temp} = {render(x)[0]}")
+        x.name = temp
+    if out.__class__ is Sym and out.kind == "dot":
+        _emit_dot(out, name, emit)
+    else:
+        emit(f"{name} = {render(out)[0]}")
+    if out.__class__ is Sym:
+        out.name = name
+
+
+def _emit_dot(x: Sym, name: str, emit: Any) -> None:
+    ws, xs, b = x.args
+    terms = [
+        f"{_wrap(render(w), render(w)[1] < _MUL)} * {_wrap(render(v), render(v)[1] <= _MUL)}"
+        for w, v in zip(ws, xs)
+    ]
+    if not _SEQUENTIAL_SUM:
+        emit(
+            f"{name} = _dot(({', '.join(render(w)[0] for w in ws)},), "
+            f"({', '.join(render(v)[0] for v in xs)},), {render(b)[0]})"
+        )
+        return
+    head = render(b)
+    acc = _wrap(head, head[1] < _ADD)
+    if not terms:
+        emit(f"{name} = {acc}")
+        return
+    for start in range(0, len(terms), _CHUNK):
+        chunk = terms[start : start + _CHUNK]
+        emit(f"{name} = {acc} + {' + '.join(chunk)}")
+        acc = name

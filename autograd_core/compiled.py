@@ -1,0 +1,418 @@
+"""Record a function of Values once, then replay it on new numbers at float speed.
+
+A training loop builds the same graph every step with new numbers. Here the
+function is run once with the engine (tracing), the graph it built is turned
+into one straight-line Python function of floats for the forward and backward
+passes (`codegen.py`), and later calls run only that function: no Value, no
+node, no graph per call. Outputs and gradients equal the engine's bit for bit.
+
+A trace is only valid while the graph has the same shape. Two things can
+change it:
+
+- *Data-dependent branches*: the function compares Values (`if v > 0:`,
+  `max(values)`), so other numbers could build another graph. While tracing,
+  every comparison on a Value is recorded (Value's comparison methods are
+  wrapped for the duration of the trace, for the tracing thread only). By
+  default (`retrace=False`) a recorded comparison is a `TracingError` naming
+  it and where it was made. With `retrace=True` each comparison becomes a
+  guard re-checked on every call, and when one comes out the other way the
+  function is traced again at the new numbers (up to `max_traces` traces are
+  kept and reused).
+- *The number of inputs*: with `retrace=False` a call with another number of
+  inputs is a ValueError saying how many were expected; with `retrace=True`
+  it is traced for that number.
+
+Not detected: reading `.data` inside the function freezes that number into
+the compiled code, as for any tracer. A leaf Value that the function uses but
+did not create (a captured weight) must be passed in `params`, or it is a
+`TracingError`; Values made inside the function (`Value(2.0)`, `detach()`)
+are constants.
+"""
+
+from __future__ import annotations
+
+import linecache
+import numbers
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from autograd_core import engine
+from autograd_core.codegen import GuardFailed, forward_order, generate
+from autograd_core.engine import Value, is_grad_enabled
+
+__all__ = ["CompiledFunction", "TracingError", "compile_function", "compile_loss"]
+
+
+class TracingError(Exception):
+    """The function cannot be compiled as a fixed graph; the message says why and what to do."""
+
+
+# ---------------------------------------------------------------------------
+# Recording comparisons and new leaves while a function is traced.
+
+_SYMBOLS = {"__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">="}
+_INTERNAL = {__name__, engine.__name__, "autograd_core.codegen"}
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.comparisons: list[tuple[Value, str, Any, bool, str]] = []
+        self.created: set[Value] = set()
+
+
+class _TraceState(threading.local):
+    recorder: _Recorder | None = None
+
+
+_state = _TraceState()
+_patch_lock = threading.Lock()
+_patch_users = 0
+_originals: dict[str, Any] = {}
+
+
+def _where() -> str:
+    """File, line and function of the first caller outside the library."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__") in _INTERNAL:
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def _recording_compare(dunder: str, original: Callable) -> Callable:
+    symbol = _SYMBOLS[dunder]
+
+    def compare(self: Value, other: Any) -> bool:
+        result = original(self, other)
+        recorder = _state.recorder
+        if recorder is not None:
+            right = other if other.__class__ is Value else float(other)
+            recorder.comparisons.append((self, symbol, right, result, _where()))
+        return result
+
+    return compare
+
+
+def _recording_init(original: Callable) -> Callable:
+    def __init__(self: Value, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        recorder = _state.recorder
+        if recorder is not None:
+            recorder.created.add(self)
+
+    return __init__
+
+
+@contextmanager
+def _recording(recorder: _Recorder):
+    """Wrap Value's comparisons and constructor while any thread traces.
+
+    The wrappers record only for threads that have a recorder installed;
+    other threads see the usual results at a small extra cost until the last
+    trace ends and the original methods are put back.
+    """
+    global _patch_users
+    with _patch_lock:
+        if _patch_users == 0:
+            for dunder in _SYMBOLS:
+                _originals[dunder] = Value.__dict__[dunder]
+                setattr(Value, dunder, _recording_compare(dunder, _originals[dunder]))
+            _originals["__init__"] = Value.__dict__["__init__"]
+            Value.__init__ = _recording_init(_originals["__init__"])  # type: ignore[method-assign]
+        _patch_users += 1
+    previous = _state.recorder
+    _state.recorder = recorder
+    try:
+        yield
+    finally:
+        _state.recorder = previous
+        with _patch_lock:
+            _patch_users -= 1
+            if _patch_users == 0:
+                for dunder, method in _originals.items():
+                    setattr(Value, dunder, method)
+                _originals.clear()
+
+
+# ---------------------------------------------------------------------------
+# One trace: the generated function and what it was made from.
+
+
+def _describe(v: Any) -> str:
+    if v.__class__ is not Value:
+        return repr(v)
+    label = f" {v.label!r}" if v.label else ""
+    return f"Value{label} (data={v.data!r})"
+
+
+class _Trace:
+    __slots__ = ("run", "source", "n_nodes", "n_symbolic", "n_calls", "guards")
+
+    def __init__(self, run: Callable, source: str, n_nodes: int, code: Any, guards: list) -> None:
+        self.run = run
+        self.source = source
+        self.n_nodes = n_nodes
+        self.n_symbolic = code.n_symbolic
+        self.n_calls = code.n_calls
+        self.guards = guards
+
+
+_counter = 0
+_counter_lock = threading.Lock()
+
+
+def _trace(
+    f: Callable[..., Value], input_data: Sequence[float], params: Sequence[Value], retrace: bool
+) -> _Trace:
+    global _counter
+    if not is_grad_enabled():
+        raise RuntimeError(
+            "compiling traces the function by building its graph, which no_grad() prevents; "
+            "compile outside no_grad()"
+        )
+    recorder = _Recorder()
+    with _recording(recorder):
+        inputs = [Value(x, f"input {i}") for i, x in enumerate(input_data)]
+        out = f(*inputs)
+    if out.__class__ is not Value:
+        raise TypeError(
+            f"the compiled function must return a Value, got {type(out).__qualname__}: {out!r}"[
+                :300
+            ]
+        )
+    comparisons = recorder.comparisons
+    if comparisons and not retrace:
+        left, op, right, outcome, where = comparisons[0]
+        more = f" (and {len(comparisons) - 1} more)" if len(comparisons) > 1 else ""
+        raise TracingError(
+            f"the function compared Values at {where}: {_describe(left)} {op} "
+            f"{_describe(right)} was {outcome}{more}. With other numbers it could build another "
+            "graph, so it is not compiled. Remove the comparison (relu, abs are fine: they "
+            "branch inside one node), or pass retrace=True to re-check every comparison on "
+            "each call and trace again when one changes."
+        )
+    guards = [(left, op, right, outcome) for left, op, right, outcome, _ in comparisons]
+
+    # Leaves: inputs, params, or constants made inside the function.
+    known = set(inputs) | set(params)
+    targets = [t for g in guards for t in (g[0], g[2]) if t.__class__ is Value]
+    order = forward_order([*targets, out])
+    constants: set[Value] = set()
+    for node in order:
+        if node._op is None and node not in known:
+            if node not in recorder.created:
+                raise TracingError(
+                    f"the function uses {_describe(node)}, a leaf Value it did not create and "
+                    "that is not in params (a captured Value, or a result computed under "
+                    "no_grad()). Its number would be frozen into the compiled code. Pass it in "
+                    "params to read its data and get its gradient on every call, or call "
+                    ".detach() on it inside the function to freeze it on purpose."
+                )
+            constants.add(node)
+
+    code = generate(out, inputs, params, guards, constants)
+    with _counter_lock:
+        _counter += 1
+        filename = f"<autograd_core.compiled #{_counter}>"
+    linecache.cache[filename] = (len(code.source), None, code.source.splitlines(True), filename)
+    namespace = code.namespace
+    exec(compile(code.source, filename, "exec"), namespace)
+    where = [w for *_, w in comparisons]
+    return _Trace(namespace["run"], code.source, len(order), code, where)
+
+
+def _floats(values: Any, what: str) -> list[float]:
+    """`values` as a list of floats; anything else is a clear TypeError."""
+    try:
+        items = list(values)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be a sequence of numbers, got {type(values).__qualname__}"
+        ) from None
+    out = []
+    for i, x in enumerate(items):
+        if x.__class__ is float:
+            out.append(x)
+        elif isinstance(x, numbers.Real) and not isinstance(x, Value):
+            out.append(float(x))
+        else:
+            raise TypeError(
+                f"{what}[{i}] must be a real number, got {type(x).__qualname__}: {x!r}"[:300]
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The public objects.
+
+
+class CompiledFunction:
+    """A function of Values traced once, replayed on floats: `(output, input grads, param grads)`.
+
+    Call it as `cf(inputs, params=None)`: `inputs` are the numbers for the
+    function's arguments, `params` the numbers for the parameter Values it was
+    compiled with (None reads their current `.data`). Gradients are those of
+    one fresh `backward()` from the output; nothing is written to `.grad`
+    (see `accumulate`).
+    """
+
+    def __init__(
+        self,
+        f: Callable[..., Value],
+        example_inputs: Sequence[float] = (),
+        params: Sequence[Value] = (),
+        *,
+        retrace: bool = False,
+        max_traces: int = 8,
+    ) -> None:
+        if not callable(f):
+            raise TypeError(f"compile_function needs a callable, got {type(f).__qualname__}")
+        params = list(params)
+        for i, p in enumerate(params):
+            if p.__class__ is not Value:
+                raise TypeError(f"params[{i}] must be a Value, got {type(p).__qualname__}")
+            if p._op is not None:
+                raise ValueError(
+                    f"params[{i}] must be a leaf Value (a weight or an input), got a node made "
+                    f"by {p._op.name!r}"
+                )
+        if len(set(params)) != len(params):
+            raise ValueError("params lists the same Value more than once")
+        if not isinstance(max_traces, int) or max_traces < 1:
+            raise ValueError(f"max_traces must be a positive int, got {max_traces!r}")
+        self._f = f
+        self._params = params
+        self._retrace = bool(retrace)
+        self._max_traces = max_traces
+        self._traces: dict[int, list[_Trace]] = {}
+        self.n_traces = 0  # how many times the function was traced
+        inputs = _floats(example_inputs, "example_inputs")
+        self._n_inputs = len(inputs)
+        self._add_trace(_trace(f, inputs, params, self._retrace), len(inputs))
+
+    def _add_trace(self, trace: _Trace, n_inputs: int) -> _Trace:
+        traces = self._traces.setdefault(n_inputs, [])
+        traces.insert(0, trace)
+        del traces[self._max_traces :]
+        self.n_traces += 1
+        self._last = trace
+        return trace
+
+    @property
+    def source(self) -> str:
+        """The generated Python of the most recent trace, to read or debug."""
+        return self._last.source
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Nodes in the most recent trace, and how many were written as code or as rule calls."""
+        t = self._last
+        return {
+            "nodes": t.n_nodes,
+            "symbolic": t.n_symbolic,
+            "rule_calls": t.n_calls,
+            "guards": len(t.guards),
+            "traces": self.n_traces,
+        }
+
+    def __call__(
+        self, inputs: Sequence[float] = (), params: Sequence[float] | None = None
+    ) -> tuple[float, list[float], list[float]]:
+        if params is None:
+            param_data = [p.data for p in self._params]
+        else:
+            param_data = _floats(params, "params")
+            if len(param_data) != len(self._params):
+                raise ValueError(
+                    f"expected {len(self._params)} parameter values, got {len(param_data)}"
+                )
+        if inputs.__class__ is not list or not all(x.__class__ is float for x in inputs):
+            inputs = _floats(inputs, "inputs")
+        traces = self._traces.get(len(inputs))
+        if traces is None:
+            if not self._retrace:
+                raise ValueError(
+                    f"expected {self._n_inputs} input values, got {len(inputs)} (the function "
+                    "was traced for that many; compile with retrace=True to trace it again for "
+                    "another number of inputs)"
+                )
+            return self._trace_again(inputs, params, param_data)
+        try:
+            return traces[0].run(inputs, param_data)
+        except GuardFailed:
+            pass
+        for i, trace in enumerate(traces[1:], 1):
+            try:
+                result = trace.run(inputs, param_data)
+            except GuardFailed:
+                continue
+            traces.insert(0, traces.pop(i))  # most recently used first
+            return result
+        return self._trace_again(inputs, params, param_data)
+
+    def _trace_again(
+        self, inputs: list[float], params: Any, param_data: list[float]
+    ) -> tuple[float, list[float], list[float]]:
+        # Trace at these numbers: the parameter Values hold them for the trace.
+        saved = [p.data for p in self._params]
+        try:
+            if params is not None:
+                for p, x in zip(self._params, param_data):
+                    p.data = x
+            trace = _trace(self._f, inputs, self._params, self._retrace)
+        finally:
+            for p, x in zip(self._params, saved):
+                p.data = x
+        self._add_trace(trace, len(inputs))
+        return trace.run(inputs, param_data)
+
+    def accumulate(self, inputs: Sequence[float] = ()) -> float:
+        """Evaluate at the params' current data and add the gradients to their `.grad`.
+
+        What `out.backward()` does for the params, after building the graph:
+        call `zero_grad()` first, as with the engine. Returns the output.
+        """
+        value, _, grads = self(inputs)
+        for p, g in zip(self._params, grads):
+            p.grad += g
+        return value
+
+
+def compile_function(
+    f: Callable[..., Value],
+    example_inputs: Sequence[float] = (),
+    params: Sequence[Value] = (),
+    *,
+    retrace: bool = False,
+    max_traces: int = 8,
+) -> CompiledFunction:
+    """Trace `f(*inputs)` once so later calls skip the graph and run at float speed.
+
+    `f` takes one Value per number in `example_inputs` and returns a Value;
+    `params` are leaf Values it uses (model weights) whose numbers may change
+    between calls. See `CompiledFunction` for the call and the module
+    docstring for what `retrace` does.
+    """
+    return CompiledFunction(f, example_inputs, params, retrace=retrace, max_traces=max_traces)
+
+
+def compile_loss(
+    params: Sequence[Value],
+    loss_fn: Callable[[], Value],
+    *,
+    retrace: bool = False,
+) -> CompiledFunction:
+    """Trace a model's loss once, for training loops that rebuild the same graph each step.
+
+    `loss_fn()` computes the loss from the parameter Values (the data it
+    uses is frozen in). `cf.accumulate()` then does forward and backward at the
+    parameters' current data, adding gradients to their `.grad`;
+    `cf((), param_data)` returns `(loss, [], grads)` without touching them.
+    """
+    if not callable(loss_fn):
+        raise TypeError(f"compile_loss needs a callable loss_fn, got {type(loss_fn).__qualname__}")
+    return CompiledFunction(lambda: loss_fn(), (), params, retrace=retrace)

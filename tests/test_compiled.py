@@ -1,0 +1,385 @@
+"""Compiled graphs give the engine's numbers, refuse or re-trace data-dependent graphs."""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from autograd_core import engine
+from autograd_core.compiled import TracingError, compile_function, compile_loss
+from autograd_core.engine import Value, linear, no_grad, primitive
+
+
+def same(a: float, b: float) -> bool:
+    """Bit for bit: NaN equals NaN, 0.0 differs from -0.0."""
+    if a != a or b != b:
+        return a != a and b != b
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+def engine_result(f, inputs, params=()):
+    """What the engine gives: output and fresh gradients for inputs and params."""
+    xs = [Value(x) for x in inputs]
+    for p in params:
+        p.grad = 0.0
+    out = f(*xs)
+    out.backward()
+    return out.data, [x.grad for x in xs], [p.grad for p in params]
+
+
+def assert_same_result(got, want):
+    (v1, gi1, gp1), (v2, gi2, gp2) = got, want
+    assert same(v1, v2), (v1, v2)
+    assert len(gi1) == len(gi2) and len(gp1) == len(gp2)
+    for a, b in zip([*gi1, *gp1], [*gi2, *gp2]):
+        assert same(a, b), (a, b)
+
+
+# ---------------------------------------------------------------------------
+# Random graphs. Operands are picked among all earlier nodes, so sub-expressions
+# are shared; constants go on either side. Domain-limited ops get arguments
+# moved inside their domain (x*x + c > 0) so most draws survive; a draw where
+# the engine itself raises (overflow) is discarded with assume(). Kinks (relu,
+# abs, step at 0) need no care here: the compiled code must match the engine
+# there too, by the same convention.
+
+UNARY = ["neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos", "sq"]
+BINARY = ["add", "sub", "mul", "div", "pow_const", "pow_value", "rpow", "linear"]
+
+values = st.floats(-3, 3, allow_nan=False)
+constants = st.sampled_from([0.0, -0.5, 1.0, 2.0, 3.0, 0.25])
+instruction = st.tuples(
+    st.sampled_from(UNARY + BINARY),
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    constants,
+    st.integers(0, 2),  # 0: both Values, 1: constant on the left, 2: on the right
+)
+
+
+def program_fn(program, n_params):
+    def f(*xs, params=()):
+        nodes = [*xs, *params]
+        for name, i, j, c, side in program:
+            a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+            safe_a = a * a + 0.5  # > 0: inside log, sqrt, pow's domain
+            if name == "neg":
+                r = -a
+            elif name == "exp":
+                r = (a.tanh() * 2.0).exp()
+            elif name == "log":
+                r = safe_a.log()
+            elif name == "sqrt":
+                r = safe_a.sqrt()
+            elif name == "sq":
+                r = a * a
+            elif name in ("tanh", "sigmoid", "relu", "sin", "cos"):
+                r = getattr(a, name)()
+            elif name == "abs":
+                r = abs(a)
+            elif name == "pow_const":
+                r = safe_a ** (c - 1.0)
+            elif name == "pow_value":
+                r = safe_a ** b.tanh()
+            elif name == "rpow":
+                r = (c + 0.5) ** b.tanh()
+            elif name == "linear":
+                ws = [a, c, b] if side == 1 else [a, b]
+                ins = [b, a, 1.5] if side == 1 else [b, c if side == 2 else a]
+                r = linear(ws, ins, c if side else b)
+            else:
+                left, right = (c, b) if side == 1 else (a, c) if side == 2 else (a, b)
+                if name == "div":
+                    right = right * right + 0.25 if isinstance(right, Value) else c + 4.0
+                if name == "add":
+                    r = left + right
+                elif name == "sub":
+                    r = left - right
+                elif name == "mul":
+                    r = left * right
+                else:
+                    r = left / right
+            nodes.append(r)
+        # Sum a few nodes so that several paths reach the output.
+        return nodes[-1] + nodes[len(nodes) // 2] * 0.5
+
+    return f
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    program=st.lists(instruction, min_size=1, max_size=12),
+    inputs=st.lists(values, min_size=1, max_size=3),
+    params=st.lists(values, min_size=0, max_size=2),
+    new_inputs=st.lists(values, min_size=3, max_size=3),
+)
+def test_random_graphs_match_engine_bit_for_bit(program, inputs, params, new_inputs):
+    f = program_fn(program, len(params))
+    pvals = [Value(p, f"p{i}") for i, p in enumerate(params)]
+    g = lambda *xs: f(*xs, params=pvals)  # noqa: E731
+    try:
+        want = engine_result(g, inputs, pvals)
+    except (OverflowError, ValueError, ZeroDivisionError):
+        assume(False)
+    cf = compile_function(g, inputs, pvals)
+    assert_same_result(cf(inputs), want)
+    # Replayed at other numbers: still the engine's result, or the same error.
+    other = new_inputs[: len(inputs)]
+    try:
+        want = engine_result(g, other, pvals)
+    except (OverflowError, ValueError, ZeroDivisionError) as error:
+        with pytest.raises(type(error)):
+            cf(other)
+        return
+    assert_same_result(cf(other), want)
+
+
+def test_every_builtin_op_is_written_as_code_except_the_branching_ones():
+    # pow and sqrt branch on their operand: those two are rule calls, the rest is code.
+    x = 0.7
+
+    def f(a):
+        b = a.exp() + a.log() + a.tanh() + a.sigmoid() + a.relu() + abs(a) + a.sin()
+        c = a.cos() - a / 2.0 + 3.0 / a - a * a + linear([a, a], [a, 2.0], a)
+        return b + c + a**2 + a.sqrt()
+
+    cf = compile_function(f, [x])
+    assert cf.stats["rule_calls"] == 2
+    assert cf.stats["symbolic"] == cf.stats["nodes"] - 1 - 2  # minus the input leaf
+    assert_same_result(cf([x]), engine_result(f, [x]))
+    assert_same_result(cf([1.9]), engine_result(f, [1.9]))
+
+
+def test_user_primitives_symbolic_and_branching():
+    @primitive("softplus")
+    def softplus(m, x):
+        return m.log(1 + m.exp(x)), m.sigmoid(x)
+
+    @primitive("clip1")
+    def clip1(m, x):  # branches on its operand: traced as a rule call
+        return (x, 1.0) if x < 1 else (1.0, 0.0)
+
+    def f(a):
+        return softplus(a) * clip1(a * 3.0)
+
+    cf = compile_function(f, [0.2])
+    assert cf.stats["rule_calls"] == 1
+    for x in (0.2, 0.9, -1.0):
+        assert_same_result(cf([x]), engine_result(f, [x]))
+
+
+# ---------------------------------------------------------------------------
+# An MLP loss, as nn trains it.
+
+
+def make_mlp(sizes=(2, 4, 4, 1), seed=0):
+    rng = random.Random(seed)
+    return [
+        [([Value(rng.uniform(-1, 1)) for _ in range(nin)], Value(0.0)) for _ in range(nout)]
+        for nin, nout in zip(sizes, sizes[1:])
+    ]
+
+
+def mlp_loss(layers, X, y):
+    scores = []
+    for row in X:
+        h = [Value(v) for v in row]
+        for i, layer in enumerate(layers):
+            h = [linear(w, h, b) for w, b in layer]
+            if i < len(layers) - 1:
+                h = [v.relu() for v in h]
+        scores.append(h[0])
+    losses = [(1 + -yi * s).relu() for yi, s in zip(y, scores)]
+    params = [p for layer in layers for w, b in layer for p in (*w, b)]
+    return sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in params)
+
+
+def test_mlp_loss_and_gradients_equal_the_engine_across_sgd_steps():
+    rng = random.Random(1)
+    X = [[rng.uniform(-2, 2), rng.uniform(-2, 2)] for _ in range(12)]
+    y = [1.0 if a * b > 0 else -1.0 for a, b in X]
+    layers = make_mlp()
+    params = [p for layer in layers for w, b in layer for p in (*w, b)]
+    cf = compile_loss(params, lambda: mlp_loss(layers, X, y))
+    for _ in range(4):
+        loss, _, grads = cf()
+        for p in params:
+            p.grad = 0.0
+        ref = mlp_loss(layers, X, y)
+        ref.backward()
+        assert same(loss, ref.data)
+        assert all(same(g, p.grad) for g, p in zip(grads, params))
+        for p in params:
+            p.data -= 0.5 * p.grad
+    assert cf.n_traces == 1
+
+
+def test_accumulate_adds_gradients_like_backward():
+    a, b = Value(0.5), Value(-1.5)
+    cf = compile_loss([a, b], lambda: (a * b).tanh() + a * a)
+    a.grad, b.grad = 0.0, 0.0
+    loss = cf.accumulate()
+    out = (a * b).tanh() + a * a
+    ga, gb = a.grad, b.grad
+    a.grad = b.grad = 0.0
+    out.backward()
+    assert same(loss, out.data) and same(ga, a.grad) and same(gb, b.grad)
+    cf.accumulate()
+    assert a.grad == 2 * ga
+
+
+def test_no_graph_objects_are_made_per_call():
+    layers = make_mlp((2, 3, 1))
+    params = [p for layer in layers for w, b in layer for p in (*w, b)]
+    cf = compile_loss(params, lambda: mlp_loss(layers, [[0.5, -0.2], [1.0, 2.0]], [1.0, -1.0]))
+    called = set()
+
+    def profiler(frame, event, arg):
+        if event == "call":
+            called.add((frame.f_globals.get("__name__"), frame.f_code.co_name))
+
+    sys.setprofile(profiler)
+    try:
+        cf()
+    finally:
+        sys.setprofile(None)
+    builders = {"apply", "__init__", "_nary_node", "_checked", "_backward"}
+    assert not {c for c in called if c[0] == engine.__name__ and c[1] in builders}
+    assert "Value" not in cf.source
+
+
+# ---------------------------------------------------------------------------
+# Data dependence and structure changes.
+
+
+def test_comparison_is_refused_by_default_naming_where():
+    def f(x):
+        if x > 0:  # the graph depends on the sign of x
+            return x * 2.0
+        return -x
+
+    with pytest.raises(TracingError) as info:
+        compile_function(f, [1.0])
+    message = str(info.value)
+    assert "test_compiled.py" in message and "in f" in message
+    assert "> 0.0 was True" in message and "retrace=True" in message
+
+
+def test_max_over_values_is_refused():
+    with pytest.raises(TracingError, match="compared Values"):
+        compile_function(lambda a, b, c: max([a, b, c]) * 2.0, [1.0, 3.0, 2.0])
+
+
+def test_retrace_rechecks_comparisons_and_traces_each_branch_once():
+    def f(x, y):
+        big = max([x, y])  # picks a node
+        return big * big + (x.log() if x > 0 else -x)
+
+    cf = compile_function(f, [2.0, 1.0], retrace=True)
+    assert cf.stats["guards"] == 2
+    for args in ([2.0, 1.0], [0.5, 3.0], [-1.0, 3.0], [2.5, 0.5], [0.5, 4.0]):
+        # The guard on x > 0 runs before x.log(): no domain error on the other branch.
+        assert_same_result(cf(args), engine_result(f, args))
+    assert cf.n_traces == 3  # (x>y, x>0), (x<y, x>0), (x<y, x<=0); the rest reused
+
+
+def test_retrace_keeps_at_most_max_traces():
+    def f(x):
+        return x * 2.0 if x > 0 else x * 3.0
+
+    cf = compile_function(f, [1.0], retrace=True, max_traces=1)
+    for x in (1.0, -1.0, 1.0):
+        assert_same_result(cf([x]), engine_result(f, [x]))
+    assert cf.n_traces == 3
+
+
+def test_other_number_of_inputs_is_refused_or_retraced():
+    total = lambda *xs: sum(xs, Value(0.0)) * 2.0  # noqa: E731
+    cf = compile_function(total, [1.0, 2.0])
+    with pytest.raises(ValueError, match="expected 2 input values, got 3"):
+        cf([1.0, 2.0, 3.0])
+    cf = compile_function(total, [1.0, 2.0], retrace=True)
+    assert_same_result(cf([1.0, 2.0, 3.0]), engine_result(total, [1.0, 2.0, 3.0]))
+    assert_same_result(cf([4.0, 5.0]), engine_result(total, [4.0, 5.0]))
+    assert cf.n_traces == 2
+
+
+def test_bad_calls_say_what_was_expected():
+    w = Value(0.5)
+    cf = compile_function(lambda x: x * w, [1.0], [w])
+    with pytest.raises(ValueError, match="expected 1 parameter values, got 2"):
+        cf([1.0], [1.0, 2.0])
+    with pytest.raises(TypeError, match=r"inputs\[0\] must be a real number, got str"):
+        cf(["1.0"])
+    with pytest.raises(TypeError, match="must be a sequence"):
+        cf(1.0)
+    assert cf([3], [2])[0] == 6.0  # ints are numbers
+
+
+def test_bad_compiles_say_what_was_wrong():
+    a = Value(1.0)
+    with pytest.raises(TypeError, match="must return a Value, got float"):
+        compile_function(lambda x: 1.0, [1.0])
+    with pytest.raises(ValueError, match="must be a leaf Value"):
+        compile_function(lambda: a * 2.0, [], [a * 3.0])
+    with pytest.raises(ValueError, match="same Value more than once"):
+        compile_function(lambda: a * 2.0, [], [a, a])
+    with pytest.raises(TypeError, match=r"params\[0\] must be a Value"):
+        compile_function(lambda: a * 2.0, [], [1.0])
+    with pytest.raises(RuntimeError, match="no_grad"), no_grad():
+        compile_function(lambda x: x * 2.0, [1.0])
+
+
+def test_captured_values_must_be_params_or_detached():
+    w = Value(2.0, "w")
+    with pytest.raises(TracingError, match="'w'.*not in params"):
+        compile_function(lambda x: x * w, [1.0])
+    frozen = compile_function(lambda x: x * w.detach(), [1.0])
+    w.data = 5.0
+    assert frozen([1.0])[0] == 2.0  # frozen on purpose at trace time
+    live = compile_function(lambda x: x * w, [1.0], [w])
+    assert live([1.0]) == (5.0, [5.0], [1.0])
+    assert live([1.0], [7.0]) == (7.0, [7.0], [1.0])
+
+
+def test_output_that_is_an_input_or_a_constant():
+    assert compile_function(lambda x: x, [3.0])([4.0]) == (4.0, [1.0], [])
+    assert compile_function(lambda x: Value(2.0), [3.0])([4.0]) == (2.0, [0.0], [])
+
+
+def test_long_dot_products_and_deep_chains_compile_exactly():
+    n = 300  # longer than one emitted statement
+    rng = random.Random(3)
+    consts = [rng.uniform(-1, 1) for _ in range(n)]
+
+    def f(*xs):
+        out = linear(list(xs), consts, 0.1)
+        for _ in range(2000):  # deeper than Python's recursion limit would allow
+            out = (out * 0.999).tanh() + 0.001
+        return out
+
+    inputs = [rng.uniform(-1, 1) for _ in range(n)]
+    cf = compile_function(f, inputs)
+    assert_same_result(cf(inputs), engine_result(f, inputs))
+
+
+def test_gradients_add_up_in_the_engine_order():
+    # Float addition is not associative: 1e16 - 1e16 + 1 is 1, 1 - 1e16 + 1e16 is 0.
+    # Fan-out within one node and across nodes must add in backward()'s order.
+    def within(x):
+        return linear([x, x, x], [1e16, -1e16, 1.0], 0.0)
+
+    def across(x, y):
+        a, b, c = x * 1e16, x * -1e16, x * 1.0
+        return (a + y) + (b + y * 2.0) + c * y
+
+    assert_same_result(compile_function(within, [0.5])([0.5]), engine_result(within, [0.5]))
+    assert engine_result(within, [0.5])[1] == [1.0]
+    for args in ([0.5, 1.0], [2.0, -3.0]):
+        want = engine_result(across, args)
+        assert_same_result(compile_function(across, args)(args), want)
