@@ -340,12 +340,8 @@ class GraphCode:
 
 def _local_grads(node: Value) -> list[Any]:
     """The engine's local derivative for each operand of `node` (None for a constant)."""
-    ga = node._ga
-    if ga.__class__ is tuple:
-        return list(ga)
-    if node._op.arity == 1:
-        return [ga]
-    return [ga, node._gb]
+    pairs = iter(node.parents)  # one per Value operand, in operand order
+    return [next(pairs)[1] if x.__class__ is Value else None for x in node.operands]
 
 
 def engine_backward_order(root: Value) -> list[Value]:
@@ -371,17 +367,10 @@ def engine_backward_order(root: Value) -> list[Value]:
             continue
         state[node] = 1
         stack.append(node)
-        if node._gb is not None:
-            p = node._b
-            if p._op is not None and state.get(p) != 2:
-                stack.append(p)
-        ga = node._ga
-        if ga.__class__ is tuple:
-            for p, d in zip(node._a, ga):
-                if d is not None and p._op is not None and state.get(p) != 2:
-                    stack.append(p)
-        elif ga is not None:
-            p = node._a
+        parents = [p for p, _ in node.parents]
+        if node._ga.__class__ is not tuple:
+            parents.reverse()  # unary and binary nodes push operand b before a
+        for p in parents:  # n-ary nodes push their operands in order
             if p._op is not None and state.get(p) != 2:
                 stack.append(p)
     return order
@@ -421,12 +410,14 @@ def generate(
     params: Sequence[Value],
     guards: Sequence[tuple[Any, str, Any, bool]],
     constants: set[Value],
+    aux: Sequence[Value] = (),
 ) -> GraphCode:
-    """Source of `run(inputs, params) -> (root value, input grads, param grads)`.
+    """Source of `run(inputs, params) -> (root value, input grads, param grads, aux values)`.
 
     `guards` are recorded comparisons `(left, op, right, outcome)` (Values or
     floats) that the code re-checks, raising GuardFailed when one differs.
-    `constants` are leaves frozen at their data.
+    `constants` are leaves frozen at their data. `aux` are other nodes whose
+    values are returned too (a model's predictions), not differentiated.
     """
     names: dict[Value, str] = {}
     namespace: dict[str, Any] = dict(_FUNCTIONS)
@@ -463,7 +454,7 @@ def generate(
     for left, _, right, _ in guards:
         targets.extend(t for t in (left, right) if t.__class__ is Value)
     emitted: set[Value] = set()
-    order = forward_order([*targets, root])
+    order = forward_order([*targets, root, *(a for a in aux if a.__class__ is Value)])
 
     def ready(i: int) -> bool:
         left, _, right, _ = guards[i]
@@ -548,8 +539,10 @@ def generate(
         grads[root] = "1.0"
     out_grads = [grads.get(v, "0.0") for v in inputs]
     par_grads = [grads.get(v, "0.0") for v in params]
+    aux_code = "".join(render(operand_sym(a))[0] + ", " for a in aux)
     emit(
-        f"return {render(operand_sym(root))[0]}, [{', '.join(out_grads)}], [{', '.join(par_grads)}]"
+        f"return {render(operand_sym(root))[0]}, [{', '.join(out_grads)}], "
+        f"[{', '.join(par_grads)}], ({aux_code})"
     )
     body = "\n".join("    " + line for line in lines)
     source = f"def run(inputs, params):\n{body}\n"

@@ -35,6 +35,7 @@ import linecache
 import numbers
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -43,11 +44,21 @@ from autograd_core import engine
 from autograd_core.codegen import GuardFailed, forward_order, generate
 from autograd_core.engine import Value, is_grad_enabled
 
-__all__ = ["CompiledFunction", "TracingError", "compile_function", "compile_loss"]
+__all__ = [
+    "CompiledFunction",
+    "TracingError",
+    "TracingWarning",
+    "compile_function",
+    "compile_loss",
+]
 
 
 class TracingError(Exception):
     """The function cannot be compiled as a fixed graph; the message says why and what to do."""
+
+
+class TracingWarning(UserWarning):
+    """The function read a Value's `.data` while traced: that number is frozen into the code."""
 
 
 # ---------------------------------------------------------------------------
@@ -61,6 +72,7 @@ class _Recorder:
     def __init__(self) -> None:
         self.comparisons: list[tuple[Value, str, Any, bool, str]] = []
         self.created: set[Value] = set()
+        self.data_reads: list[str] = []
 
 
 class _TraceState(threading.local):
@@ -73,9 +85,9 @@ _patch_users = 0
 _originals: dict[str, Any] = {}
 
 
-def _where() -> str:
+def _where(depth: int = 2) -> str:
     """File, line and function of the first caller outside the library."""
-    frame = sys._getframe(2)
+    frame = sys._getframe(depth)
     while frame is not None and frame.f_globals.get("__name__") in _INTERNAL:
         frame = frame.f_back
     if frame is None:
@@ -107,9 +119,22 @@ def _recording_init(original: Callable) -> Callable:
     return __init__
 
 
+def _recording_data(member: Any) -> property:
+    def get(self: Value) -> float:
+        recorder = _state.recorder
+        if recorder is not None and sys._getframe(1).f_globals.get("__name__") not in _INTERNAL:
+            recorder.data_reads.append(_where(2))
+        return member.__get__(self, Value)
+
+    def set(self: Value, x: float) -> None:
+        member.__set__(self, x)
+
+    return property(get, set, doc=member.__doc__)
+
+
 @contextmanager
 def _recording(recorder: _Recorder):
-    """Wrap Value's comparisons and constructor while any thread traces.
+    """Wrap Value's comparisons, constructor and `data` while any thread traces.
 
     The wrappers record only for threads that have a recorder installed;
     other threads see the usual results at a small extra cost until the last
@@ -123,6 +148,9 @@ def _recording(recorder: _Recorder):
                 setattr(Value, dunder, _recording_compare(dunder, _originals[dunder]))
             _originals["__init__"] = Value.__dict__["__init__"]
             Value.__init__ = _recording_init(_originals["__init__"])  # type: ignore[method-assign]
+            # The engine's own reads go through `_value_data`, the same slot.
+            _originals["data"] = Value.__dict__["data"]
+            Value.data = _recording_data(_originals["data"])  # type: ignore[assignment]
         _patch_users += 1
     previous = _state.recorder
     _state.recorder = recorder
@@ -150,9 +178,12 @@ def _describe(v: Any) -> str:
 
 
 class _Trace:
-    __slots__ = ("run", "source", "n_nodes", "n_symbolic", "n_calls", "guards")
+    __slots__ = ("run", "source", "n_nodes", "n_symbolic", "n_calls", "guards", "has_aux")
 
-    def __init__(self, run: Callable, source: str, n_nodes: int, code: Any, guards: list) -> None:
+    def __init__(
+        self, run: Callable, source: str, n_nodes: int, code: Any, guards: list, has_aux: bool
+    ) -> None:
+        self.has_aux = has_aux
         self.run = run
         self.source = source
         self.n_nodes = n_nodes
@@ -178,11 +209,19 @@ def _trace(
     with _recording(recorder):
         inputs = [Value(x, f"input {i}") for i, x in enumerate(input_data)]
         out = f(*inputs)
+    aux: list[Any] | None = None
+    if isinstance(out, tuple) and len(out) == 2 and out[0].__class__ is Value:
+        out, aux = out[0], list(out[1])
+        for i, a in enumerate(aux):
+            if a.__class__ is not Value and not isinstance(a, numbers.Real):
+                raise TypeError(
+                    f"the function's extra outputs must be Values or numbers, got "
+                    f"{type(a).__qualname__} at index {i}"
+                )
     if out.__class__ is not Value:
         raise TypeError(
-            f"the compiled function must return a Value, got {type(out).__qualname__}: {out!r}"[
-                :300
-            ]
+            "the compiled function must return a Value (or a Value and a list of Values), "
+            f"got {type(out).__qualname__}: {out!r}"[:300]
         )
     comparisons = recorder.comparisons
     if comparisons and not retrace:
@@ -196,11 +235,23 @@ def _trace(
             "each call and trace again when one changes."
         )
     guards = [(left, op, right, outcome) for left, op, right, outcome, _ in comparisons]
+    if recorder.data_reads:
+        reads = recorder.data_reads
+        more = f" (and {len(reads) - 1} more)" if len(reads) > 1 else ""
+        warnings.warn(
+            TracingWarning(
+                f"the function read .data at {reads[0]}{more}: the number read is frozen into "
+                "the compiled code. If it decided anything (a branch, a constant), results for "
+                "other numbers will be wrong; compare Values instead, which is detected. A read "
+                "only for display is harmless."
+            ),
+            stacklevel=4,
+        )
 
     # Leaves: inputs, params, or constants made inside the function.
     known = set(inputs) | set(params)
     targets = [t for g in guards for t in (g[0], g[2]) if t.__class__ is Value]
-    order = forward_order([*targets, out])
+    order = forward_order([*targets, out, *(a for a in aux or () if a.__class__ is Value)])
     constants: set[Value] = set()
     for node in order:
         if node._op is None and node not in known:
@@ -214,7 +265,7 @@ def _trace(
                 )
             constants.add(node)
 
-    code = generate(out, inputs, params, guards, constants)
+    code = generate(out, inputs, params, guards, constants, aux or ())
     with _counter_lock:
         _counter += 1
         filename = f"<autograd_core.compiled #{_counter}>"
@@ -222,7 +273,7 @@ def _trace(
     namespace = code.namespace
     exec(compile(code.source, filename, "exec"), namespace)
     where = [w for *_, w in comparisons]
-    return _Trace(namespace["run"], code.source, len(order), code, where)
+    return _Trace(namespace["run"], code.source, len(order), code, where, aux is not None)
 
 
 def _floats(values: Any, what: str) -> list[float]:
@@ -257,7 +308,9 @@ class CompiledFunction:
     function's arguments, `params` the numbers for the parameter Values it was
     compiled with (None reads their current `.data`). Gradients are those of
     one fresh `backward()` from the output; nothing is written to `.grad`
-    (see `accumulate`).
+    (see `accumulate`). A function returning `(out, extras)`, a Value and a
+    list of Values (a model's predictions, say), gets a fourth item: the
+    extras' numbers, not differentiated.
     """
 
     def __init__(
@@ -295,6 +348,13 @@ class CompiledFunction:
         self._add_trace(_trace(f, inputs, params, self._retrace), len(inputs))
 
     def _add_trace(self, trace: _Trace, n_inputs: int) -> _Trace:
+        if self.n_traces == 0:
+            self._has_aux = trace.has_aux
+        elif trace.has_aux != self._has_aux:
+            raise TracingError(
+                "the function returned extra outputs on one trace and not on another; "
+                "return the same kind of result every time"
+            )
         traces = self._traces.setdefault(n_inputs, [])
         traces.insert(0, trace)
         del traces[self._max_traces :]
@@ -321,7 +381,7 @@ class CompiledFunction:
 
     def __call__(
         self, inputs: Sequence[float] = (), params: Sequence[float] | None = None
-    ) -> tuple[float, list[float], list[float]]:
+    ) -> tuple:
         if params is None:
             param_data = [p.data for p in self._params]
         else:
@@ -332,6 +392,10 @@ class CompiledFunction:
                 )
         if inputs.__class__ is not list or not all(x.__class__ is float for x in inputs):
             inputs = _floats(inputs, "inputs")
+        result = self._run(inputs, params, param_data)
+        return result if self._has_aux else result[:3]
+
+    def _run(self, inputs: list[float], params: Any, param_data: list[float]) -> tuple:
         traces = self._traces.get(len(inputs))
         if traces is None:
             if not self._retrace:
@@ -354,9 +418,7 @@ class CompiledFunction:
             return result
         return self._trace_again(inputs, params, param_data)
 
-    def _trace_again(
-        self, inputs: list[float], params: Any, param_data: list[float]
-    ) -> tuple[float, list[float], list[float]]:
+    def _trace_again(self, inputs: list[float], params: Any, param_data: list[float]) -> tuple:
         # Trace at these numbers: the parameter Values hold them for the trace.
         saved = [p.data for p in self._params]
         try:
@@ -376,7 +438,7 @@ class CompiledFunction:
         What `out.backward()` does for the params, after building the graph:
         call `zero_grad()` first, as with the engine. Returns the output.
         """
-        value, _, grads = self(inputs)
+        value, _, grads, *_ = self(inputs)
         for p, g in zip(self._params, grads):
             p.grad += g
         return value
