@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{compiled.trace_seconds * 1000:.0f} ms"
     )
     print()
-    print("| implementation | ms per step | vs micrograd | vs hand-written floats |")
+    print("| implementation | ms per step | speed-up vs micrograd | time vs hand-written floats |")
     print("|---|---:|---:|---:|")
     order = [Engine.name, Compiled.name, Micrograd.name, Torch.name, Floats.name]
     for name in order:
@@ -330,7 +330,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"| {name} | {torch_note} | | |")
             continue
         t = ms[name]
-        print(f"| {name} | {t:.2f} | {micro / t:.0f}x faster | {t / floats:.2f}x |")
+        print(f"| {name} | {t:.2f} | {micro / t:.0f}x | {t / floats:.2f}x |")
+    print()
+    print("Reproduce: PYTHONPATH=. python bench/bench_compiled.py")
 
 
 if __name__ == "__main__":

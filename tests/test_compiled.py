@@ -408,3 +408,26 @@ def test_reading_data_while_traced_warns_with_the_place():
         cf = compile_function(f, [1.0])
     assert cf([-1.0])[0] == -2.0  # the frozen branch, as the warning says
     assert Value.__dict__["data"].__class__ is not property  # the slot is back
+
+
+def test_tracing_restores_value_and_ignores_other_threads():
+    import threading
+
+    originals = {k: Value.__dict__[k] for k in ("__lt__", "__gt__", "__init__", "data")}
+
+    def f(x):
+        seen = []
+        worker = threading.Thread(target=lambda: seen.append(Value(1.0) > Value(0.0)))
+        worker.start()
+        worker.join()  # another thread's comparison is not this trace's business
+        assert seen == [True]
+        return x * 2.0
+
+    assert compile_function(f, [1.0])([3.0])[0] == 6.0
+
+    def broken(x):
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        compile_function(broken, [1.0])
+    assert {k: Value.__dict__[k] for k in originals} == originals
