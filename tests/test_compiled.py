@@ -431,3 +431,14 @@ def test_tracing_restores_value_and_ignores_other_threads():
     with pytest.raises(KeyError, match="boom"):
         compile_function(broken, [1.0])
     assert {k: Value.__dict__[k] for k in originals} == originals
+
+
+def test_a_gradient_built_with_create_graph_compiles_to_second_derivatives():
+    def slope(x):
+        y = (x * x * x).tanh()
+        y.backward(create_graph=True)
+        return x.grad  # dy/dx as a Value; its gradient is d2y/dx2
+
+    cf = compile_function(slope, [0.5])
+    for v in (0.5, -0.3, 1.2):
+        assert_same_result(cf([v]), engine_result(slope, [v]))
