@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import random
 import statistics
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -124,6 +124,24 @@ def bench_demo(reps: int) -> dict:
 # Memory per node.
 
 
+def elementary_graphs(value_cls, params: list, copies: int = 100) -> list:
+    """`copies` forward passes of the demo MLP written with * and + only."""
+    roots = []
+    for c in range(copies):
+        it = iter(params)
+        xs = [value_cls(0.5 + c / copies), value_cls(-0.25)]
+        for nin, nout, act in ((2, 16, True), (16, 16, True), (16, 1, False)):
+            outs = []
+            for _ in range(nout):
+                w = [next(it) for _ in range(nin)]
+                b = next(it)
+                s = sum((wi * xi for wi, xi in zip(w, xs)), b)
+                outs.append(s.relu() if act else s)
+            xs = outs
+        roots.append(xs[0])
+    return roots
+
+
 def traced_bytes(build: Callable[[], object]) -> tuple[float, int]:
     """Bytes allocated by `build()` that are still alive, and its node count."""
     gc.collect()
@@ -154,39 +172,16 @@ def bench_memory() -> list[tuple[str, float, float | None]]:
     del r_o, r_t
 
     # Elementary operations: the same network written as w*x products and sums
-    # (no fused `linear` node), so nodes are one scalar operation each.
-    def elementary(value_cls, params):
-        def build():
-            it = iter(params)
-            xs = [value_cls(0.5), value_cls(-0.25)]
-            for nin, nout, act in ((2, 16, True), (16, 16, True), (16, 1, False)):
-                outs = []
-                for _ in range(nout):
-                    w = [next(it) for _ in range(nin)]
-                    b = next(it)
-                    s = sum((wi * xi for wi, xi in zip(w, xs)), b)
-                    outs.append(s.relu() if act else s)
-                xs = outs
-            return xs[0]
-
-        return build
-
-    for name, cls, model, count in (
-        ("ours", Value, ours, lambda r: len(topological_order(r))),
-        ("theirs", mg_engine.Value, theirs, micrograd_nodes),
+    # (no fused `linear` node), so that each node is one scalar operation.
+    for value_cls, model, count in (
+        (Value, ours, lambda r: len(topological_order(r))),
+        (mg_engine.Value, theirs, micrograd_nodes),
     ):
-        params = model.parameters()
-
-        def many(build=elementary(cls, params)):
-            roots = [build() for _ in range(100)]
-            return roots
-
-        b, roots = traced_bytes(many)
-        n = sum(count(r) for r in roots) - 100 * 337  # parameters existed before
-        if name == "ours":
-            mine = b / n
-        else:
-            rows.append(("elementary ops (MLP without fusion), per node", mine, b / n))
+        b, roots = traced_bytes(partial(elementary_graphs, value_cls, model.parameters()))
+        # Parameters existed before and are reachable from every root.
+        per_node = b / (sum(count(r) for r in roots) - len(roots) * 337)
+        rows.append(per_node)
+    rows[-2:] = [("elementary ops (MLP without fusion), per node", rows[-2], rows[-1])]
 
     def chain():
         x = Value(1.0)
@@ -237,23 +232,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmicrograd demo step (median of {reps} interleaved runs each)")
     print(f"  same loss: largest difference over 3 steps {d['loss_diff']:.1e} (<= 1e-12)")
     print(f"  {'':26}{'micrograd 0.1.0':>18}{'autograd_core':>16}{'ratio':>9}")
-    print(f"  {'step, ms':26}{step_t * 1e3:18.1f}{step_o * 1e3:16.1f}{step_t / step_o:8.1f}x")
-    print(
-        f"  {'forward, ms':26}{t['fwd'] * 1e3:18.1f}{o['fwd'] * 1e3:16.1f}{t['fwd'] / o['fwd']:8.1f}x"
-    )
-    print(
-        f"  {'backward + SGD, ms':26}{t['bwd'] * 1e3:18.1f}{o['bwd'] * 1e3:16.1f}"
-        f"{t['bwd'] / o['bwd']:8.1f}x"
-    )
+
+    def row(name: str, a: float, b: float, unit: float = 1e3, fmt: str = ".1f") -> None:
+        print(f"  {name:26}{a * unit:18{fmt}}{b * unit:16{fmt}}{a / b:8.1f}x")
+
+    row("step, ms", step_t, step_o)
+    row("forward, ms", t["fwd"], o["fwd"])
+    row("backward + SGD, ms", t["bwd"], o["bwd"])
     print(f"  {'graph nodes':26}{t['nodes']:18,}{o['nodes']:16,}")
-    print(
-        f"  {'forward, µs per node':26}{t['fwd'] / t['nodes'] * 1e6:18.2f}"
-        f"{o['fwd'] / o['nodes'] * 1e6:16.2f}"
-    )
-    print(
-        f"  {'backward, µs per node':26}{t['bwd'] / t['nodes'] * 1e6:18.2f}"
-        f"{o['bwd'] / o['nodes'] * 1e6:16.2f}"
-    )
+    row("forward, µs per node", t["fwd"] / t["nodes"], o["fwd"] / o["nodes"], 1e6, ".2f")
+    row("backward, µs per node", t["bwd"] / t["nodes"], o["bwd"] / o["nodes"], 1e6, ".2f")
     print(
         "  (our MLP computes each neuron's w·x+b as one `linear` node; "
         f"{t['nodes'] / o['nodes']:.1f}x fewer nodes)"
