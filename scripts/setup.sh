@@ -35,8 +35,12 @@ WANT="$(cat "$ROOT/pyproject.toml" | cksum)"
 if [ ! -x "$PY" ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "setup: creating $VENV and installing the project (a few minutes the first time)" >&2
   python3 -m venv "$VENV"
-  "$PY" -m pip install -q --upgrade pip >/dev/null
-  "$PY" -m pip install -q -e "$ROOT[test,notebooks,progress]"
+  LOG="$VENV/pip-install.log"
+  if ! { "$PY" -m pip install --upgrade pip && "$PY" -m pip install -e "$ROOT[test,notebooks,progress]"; } >"$LOG" 2>&1; then
+    tail -n 30 "$LOG" >&2
+    echo "setup: pip install failed; the full log is in $LOG" >&2
+    exit 1
+  fi
   # The notebooks run on a kernel that must be this environment's Python.
   "$PY" -m ipykernel install --sys-prefix --name python3 >/dev/null
   echo "$WANT" > "$STAMP"
