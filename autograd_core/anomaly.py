@@ -108,7 +108,8 @@ def detect_anomaly() -> Iterator[None]:
 
     Checks each node's output and local derivatives as it is built, and each
     gradient contribution during `backward()`. Infinite local derivatives
-    count too, so sqrt at 0 (whose slope is infinite by design) is reported.
+    count too, so sqrt at 0 (whose slope is infinite by design) is reported,
+    and so does the NaN slope of `x ** y` in `y` for a negative base.
     Usable as a `with` block or a decorator; only this thread is checked.
     """
     with _anomaly_mode(_Checker()):

@@ -73,7 +73,7 @@ def _module_of_label(label: str) -> str | None:
 def module_paths(order: Iterable[Value]) -> dict[Value, str | None]:
     """The module that owns each node (None for none), to group drawings into clusters.
 
-    The rule, applied in topological order (parents first):
+    `order` is `topological_order(root)`: parents before children. The rule:
 
     1. A labelled node belongs to the module its label names: the label
        without its last dotted component (`layers.0.neurons.1.w[0]` and

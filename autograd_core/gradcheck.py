@@ -147,7 +147,8 @@ def gradcheck(
     (numbers are wrapped in new Values). An input passes when
     `|analytic - numeric| <= atol + rtol * |numeric|`. The callers' Values
     are left as they were: data restored exactly, and the `grad` of every
-    leaf in f's graph put back after the check's own backward().
+    node in f's graph (and of each input) put back after the check's own
+    backward().
     """
     if not callable(f):
         raise TypeError(
@@ -170,10 +171,10 @@ def gradcheck(
             "f must return a scalar Value so that backward() can run, got "
             f"{type(out).__qualname__}: {out!r}"[:300]
         )
-    leaves = [n for n in topological_order(out) if n.is_leaf]
-    saved = [(n, n.grad) for n in leaves] + [(v, v.grad) for v in values]
+    nodes = topological_order(out)
+    saved = [(n, n.grad) for n in nodes] + [(v, v.grad) for v in values]
     try:
-        for n in leaves:
+        for n in nodes:
             n.grad = 0.0
         for v in values:
             v.grad = 0.0

@@ -122,3 +122,13 @@ def test_other_threads_are_not_checked():
         t.start()
         t.join()
     assert results == [0.0]
+
+
+def test_nan_slope_of_a_negative_base_in_the_exponent_is_reported():
+    base = Value(-2.0, "base")
+    n = Value(2.0, "n")
+    with (
+        detect_anomaly(),
+        pytest.raises(AnomalyError, match="local derivative nan for Value operand #1"),
+    ):
+        base**n

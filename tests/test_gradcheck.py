@@ -229,3 +229,14 @@ def test_bad_input_is_a_clear_error(call, error, match):
 def test_gradcheck_inside_no_grad_is_refused():
     with no_grad(), pytest.raises(RuntimeError, match="no_grad"):
         gradcheck(lambda v: v * 2, [1.0])
+
+
+def test_grads_of_every_node_in_f_graph_are_put_back():
+    w = Value(2.0, "w")
+    h = w.exp()  # an intermediate node that f's graph reuses
+    w.grad, h.grad = 0.25, 0.5  # whatever the caller had there
+    x = Value(0.3, "x")
+    x.grad = -1.0
+    assert gradcheck(lambda v: v * h, [x])
+    assert (w.grad, h.grad, x.grad) == (0.25, 0.5, -1.0)
+    assert (w.data, x.data) == (2.0, 0.3)
