@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from autograd_core.engine import Value, primitive, topological_order
+from autograd_core.engine import Value, _grad_recording, primitive, topological_order
 
 __all__ = ["grad", "hessian", "hvp", "value_and_grad"]
 
@@ -154,7 +154,9 @@ def _evaluate(
     call_args, nodes = _inputs(args, argnums)
     _depth.value += 1
     try:
-        y = f(*call_args, **kwargs)
+        # Record the graph even under no_grad(): differentiating f is the point.
+        with _grad_recording():
+            y = f(*call_args, **kwargs)
     finally:
         _depth.value -= 1
     _check_output(y, name)

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from autograd_core.engine import Value
+from autograd_core.engine import Value, no_grad
 from autograd_core.functional import grad, hessian, hvp, value_and_grad
 
 
@@ -60,6 +60,18 @@ def test_a_constant_derivative_and_a_constant_function():
     assert grad(grad(lambda x: 2 * x))(5.0) == 0.0
     assert grad(lambda x: 7.0)(1.0) == 0.0  # f returns a number: derivative 0
     assert grad(lambda x, y: x * 3, argnums=1)(1.0, 2.0) == 0.0
+
+
+def test_the_identity_and_its_derivatives():
+    assert grad(lambda x: x)(3.0) == 1.0
+    assert grad(grad(lambda x: x))(3.0) == 0.0
+
+
+def test_grad_differentiates_even_inside_no_grad():
+    with no_grad():
+        assert grad(lambda x: x * x)(3.0) == 6.0
+        assert grad(grad(lambda x: x**3))(2.0) == 12.0
+        assert hessian(lambda x, y: x * y)(1.0, 2.0) == [[0.0, 1.0], [1.0, 0.0]]
 
 
 def test_undifferentiated_arguments_and_keywords_pass_through_unchanged():
