@@ -150,12 +150,12 @@ def _evaluate(
 ) -> tuple[Any, list[Value], bool]:
     """Call f on fresh input nodes: (output, input nodes, whether to build graphs)."""
     _check_call(args, argnums, name)
-    traced = _depth.value > 0 or any(a.__class__ is Value for a in args)
-    call_args, nodes = _inputs(args, argnums)
+    traced = _depth.value > 0 or any(a.__class__ is Value for a in (*args, *kwargs.values()))
     _depth.value += 1
     try:
         # Record the graph even under no_grad(): differentiating f is the point.
         with _grad_recording():
+            call_args, nodes = _inputs(args, argnums)
             y = f(*call_args, **kwargs)
     finally:
         _depth.value -= 1

@@ -72,6 +72,10 @@ def test_grad_differentiates_even_inside_no_grad():
         assert grad(lambda x: x * x)(3.0) == 6.0
         assert grad(grad(lambda x: x**3))(2.0) == 12.0
         assert hessian(lambda x, y: x * y)(1.0, 2.0) == [[0.0, 1.0], [1.0, 0.0]]
+        x = Value(2.0)
+        d = grad(lambda v: v**3)(x)  # 3x^2, still a function of x
+    d.backward()
+    assert x.grad == 12.0
 
 
 def test_undifferentiated_arguments_and_keywords_pass_through_unchanged():
