@@ -432,10 +432,10 @@ def draw_explained(output: Value, wrt: Value | None = None, **kw: Any) -> Any:
     order = topological_order(output)
     _, grads = _record(output, order)
 
-    def edge_label(child: Value, parent: Value, local_grad: float) -> str | None:
+    def edge_label(child: Value, parent: Any, local_grad: float | None) -> str | None:
         upstream = grads.get(child)
-        if upstream is None:
-            return None
+        if upstream is None or local_grad is None or not isinstance(parent, Value):
+            return None  # not an edge the backward pass uses (e.g. a constant operand)
         return _num(local_grad * upstream, 4)
 
     kw.setdefault("edge_labels", True)

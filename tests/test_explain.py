@@ -404,6 +404,8 @@ def test_draw_explained_labels_edges_with_contributions_and_highlights_paths(mon
     _, _, correct, _ = seed004_floats(PARAMS)
     assert float(label(n["i_H1"], p["w1"], 2.0)) == pytest.approx(correct["w1"], rel=1e-3)
     assert label(n["i_H1"], p["w1"], 2.0) == "-0.06417"
+    assert label(n["C"], p["w1"], None) is None  # a constant operand's edge: no label
+    assert label(n["o_L1"], 1.0, None) is None
     on_paths = {"C", "o_L1", "i_L1", "o_L2", "i_L2", "o_H1", "i_H1", "w1"}
     assert {v.label for v in fake.kw["highlight"] if v.label} == on_paths
     assert len(fake.kw["highlight"]) == len(on_paths) + 4  # + the two pow and two sub nodes
