@@ -300,9 +300,13 @@ class PathExplanation:
             out.append(f"product: {_num(path.product)}")
         out.append("")
         assert self.path_sum is not None
-        out.append(f"sum of the {self.n_paths} path products: {_num(self.path_sum)}")
-        out.append(f"gradient from backward():  {_num(self.gradient)}")
-        out.append(f"difference:                {_num(self.path_sum - self.gradient, 3)}")
+        totals = [
+            (f"sum of the {self.n_paths} path products:", _num(self.path_sum)),
+            ("gradient from backward():", _num(self.gradient)),
+            ("difference:", _num(self.path_sum - self.gradient, 3)),
+        ]
+        width = max(len(k) for k, _ in totals)
+        out.extend(f"{k.ljust(width)}  {v}" for k, v in totals)
         return "\n".join(out)
 
     def _repr_html_(self) -> str:
