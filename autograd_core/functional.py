@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from autograd_core.engine import Value, _grad_recording, primitive, topological_order
+from autograd_core.engine import Value, enable_grad, primitive, topological_order
 
 __all__ = ["grad", "hessian", "hvp", "value_and_grad"]
 
@@ -154,7 +154,7 @@ def _evaluate(
     _depth.value += 1
     try:
         # Record the graph even under no_grad(): differentiating f is the point.
-        with _grad_recording():
+        with enable_grad():
             call_args, nodes = _inputs(args, argnums)
             y = f(*call_args, **kwargs)
     finally:
