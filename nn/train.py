@@ -64,6 +64,8 @@ def accuracy(loss: str, predictions: Sequence[Any], targets: Sequence[Any]) -> f
     output above 0.5, only when every target is 0 or 1 (classification by
     regression, as seed 000's XOR), otherwise None.
     """
+    if loss != "softmax-ce" and any(isinstance(p, (list, tuple)) for p in predictions):
+        return None  # several outputs, read as one class by softmax-ce only
     if loss == "softmax-ce":
         right = [
             max(range(len(p)), key=lambda j, p=p: _score(p[j])) == t
@@ -133,7 +135,17 @@ def _loss_function(loss: str | LossFn) -> tuple[LossFn, str | None]:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)} or a function, got {loss!r}")
         return LOSSES[loss], loss
     if callable(loss):
-        return loss, None
+
+        def checked(predictions: list[Any], targets: list[Any]) -> Value:
+            value = loss(predictions, targets)
+            if not isinstance(value, Value):
+                raise TypeError(
+                    f"the loss function must return a Value to differentiate, got "
+                    f"{type(value).__name__}: {value!r}"[:200]
+                )
+            return value
+
+        return checked, None
     raise TypeError(f"loss must be a name or a function(predictions, targets), got {loss!r}"[:200])
 
 
@@ -155,6 +167,7 @@ def _positive_int(n: Any, what: str) -> int:
 
 def _progress_bar(progress: bool | None, total: int) -> Any:
     """A tqdm bar on stderr, or None: quiet unless asked or stderr is a terminal."""
+    asked = progress
     if progress is None:
         progress = sys.stderr.isatty()
     if not progress:
@@ -162,7 +175,9 @@ def _progress_bar(progress: bool | None, total: int) -> Any:
     try:
         from tqdm.auto import tqdm
     except ImportError:
-        raise ImportError("progress=True needs tqdm (pip install tqdm)") from None
+        if asked:
+            raise ImportError("progress=True needs tqdm (pip install tqdm)") from None
+        return None  # on a terminal without tqdm: train quietly
     return tqdm(total=total, unit="step", leave=True, file=sys.stderr)
 
 

@@ -191,3 +191,13 @@ def test_accuracy_reads_predictions_by_loss():
     assert accuracy("softmax-ce", [[0.1, 2.0], [3.0, 1.0]], [1, 1]) == 0.5
     assert accuracy("mse", [0.4], [0.75]) is None
     assert math.isclose(accuracy("mse", [0.9, 0.4, 0.2], [1, 1, 0]), 2 / 3)
+
+
+def test_custom_loss_must_return_a_value():
+    X, y = xor(signed=True)
+    with pytest.raises(TypeError, match="must return a Value"):
+        train(MLP(2, [2, 1]), X, y, loss=lambda p, t: 0.0, steps=1, progress=False)
+
+
+def test_accuracy_of_several_outputs_is_only_read_by_softmax():
+    assert accuracy("hinge", [[0.5, 0.1]], [[1, 1]]) is None
