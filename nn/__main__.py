@@ -40,6 +40,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see --help)")
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except where there is none or the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 # ---------------------------------------------------------------------------
 # Option values.
 
@@ -82,13 +91,13 @@ def _layers(text: str) -> list[int]:
 
 
 def _lr(text: str) -> str | float:
-    if text == "demo":
+    if text in ("demo", "auto"):
         return text
     try:
         return _number(0.0, False)(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"expected 'demo' (1.0 - 0.9*k/steps) or a number > 0, got {text!r}"
+            f"expected 'auto', 'demo' (1.0 - 0.9*k/steps) or a number > 0, got {text!r}"
         ) from None
 
 
@@ -120,7 +129,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
             "learning rate 1.0 - 0.9*k/100. Writes weights.json, loss.png, "
             "decision_boundary.png and network.svg to --out."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     t.add_argument(
         "--data",
@@ -179,8 +188,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     t.add_argument(
         "--lr",
         type=_lr,
-        default="demo",
-        help="learning rate: a number, or 'demo' for 1.0 - 0.9*k/steps at step k",
+        default="auto",
+        help="learning rate: a number, 'demo' for 1.0 - 0.9*k/steps at step k, or 'auto': "
+        "demo for classification, 0.1 for regression (sleep-study diverges at demo rates)",
     )
     t.add_argument(
         "--momentum", type=_number(0.0, True), default=0.0, help="SGD momentum, in [0, 1)"
@@ -238,6 +248,8 @@ def _check(args: argparse.Namespace) -> None:
         )
     if args.momentum >= 1:
         raise UsageError(f"--momentum must be in [0, 1), got {args.momentum:g}")
+    if args.lr == "auto":
+        args.lr = 0.1 if dataset.is_regression else "demo"
     if args.output_activation == "auto":
         args.output_activation = "sigmoid" if args.loss == "bce" else "linear"
     if args.loss == "bce" and args.output_activation != "sigmoid":
@@ -263,6 +275,8 @@ def _load_data(args: argparse.Namespace) -> tuple[list, list]:
 
 
 def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)  # before training: fail fast if it cannot be made
     X, y = _load_data(args)
     model = MLP(
         len(X[0]),
@@ -315,15 +329,14 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
     if first:
         print(f"100% training accuracy first reached at step {first[0]}", file=out)
 
-    folder = Path(args.out)
-    folder.mkdir(parents=True, exist_ok=True)
     from nn import plots
 
     written = [model.save(folder / "weights.json")]
     written.append(plots.loss_curve(history, folder / "loss.png", title=f"{args.data}: {model!r}"))
     dataset = DATASETS[args.data]
     if dataset.nin == 2 and not dataset.is_regression and args.layers[-1] == 1:
-        threshold = 0.5 if args.output_activation == "sigmoid" else 0.0
+        # scores and logits split at 0; probabilities and 0/1 regression at 0.5
+        threshold = 0.0 if args.loss in ("hinge", "bce-logits") else 0.5
         written.append(
             plots.decision_boundary(
                 model,

@@ -209,6 +209,7 @@ def train(
     l2 * sum(p*p) to the loss. With `tol`, training stops once the loss
     changes by less than `tol` between two steps (seed 000's `precision`).
     `callback(step, history)` runs after every step; returning True stops.
+    A given `optimizer` replaces `lr`, `momentum` and `weight_decay`.
     """
     X, y = _check_data(X, y)
     loss_fn, loss_name = _loss_function(loss)

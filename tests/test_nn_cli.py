@@ -251,3 +251,22 @@ def test_a_diverging_run_fails_with_one_line(tmp_path, capsys):
 def test_console_script_points_at_main():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'autograd-train = "nn.__main__:main"' in text
+
+
+def test_out_folder_that_cannot_be_made_fails_before_training(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = main(["train", "--out", str(blocker / "sub"), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.out == ""  # nothing trained
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0]
+
+
+def test_regression_defaults_use_a_rate_that_does_not_diverge(tmp_path, capsys):
+    assert main(["train", "--data", "sleep-study", "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "lr 0.1 |" in out
+    final_loss = float(re.search(r"final loss (\S+)", out).group(1))
+    assert final_loss < 0.05
