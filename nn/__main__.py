@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from nn import plots
 from nn.data import DATASETS
 from nn.layers import ACTIVATIONS, INITS, MLP
 from nn.losses import LOSSES
@@ -329,35 +331,36 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
     if first:
         print(f"100% training accuracy first reached at step {first[0]}", file=out)
 
-    from nn import plots
-
     written = [model.save(folder / "weights.json")]
-    written.append(plots.loss_curve(history, folder / "loss.png", title=f"{args.data}: {model!r}"))
+    title = f"{args.data}: {model!r}"
+    pictures: list[tuple[str, Callable[[], Path]]] = [
+        ("loss.png", lambda: plots.loss_curve(history, folder / "loss.png", title=title))
+    ]
     dataset = DATASETS[args.data]
     if dataset.nin == 2 and not dataset.is_regression and args.layers[-1] == 1:
         # scores and logits split at 0; probabilities and 0/1 regression at 0.5
         threshold = 0.0 if args.loss in ("hinge", "bce-logits") else 0.5
-        written.append(
-            plots.decision_boundary(
-                model,
-                X,
-                y,
-                folder / "decision_boundary.png",
-                threshold=threshold,
-                title=f"{args.data}: {model!r}",
-            )
-        )
+        boundary = folder / "decision_boundary.png"
+
+        def draw_boundary() -> Path:
+            return plots.decision_boundary(model, X, y, boundary, threshold=threshold, title=title)
+
+        pictures.append((boundary.name, draw_boundary))
     else:
         print(
             "note: decision_boundary.png is drawn only for 2-D classification with one output",
             file=err,
         )
-    try:
-        written.append(plots.network_svg(model, X[0], folder / "network.svg"))
-    except ImportError as e:
-        print(f"note: network.svg skipped: {e}", file=err)
-    except Exception as e:  # Graphviz's `dot` missing or failing: the rest is still useful
-        print(f"note: network.svg skipped: {type(e).__name__}: {e}", file=err)
+    pictures.append(("network.svg", lambda: plots.network_svg(model, X[0], folder / "network.svg")))
+    for name, draw in pictures:
+        # A missing optional package (matplotlib, the drawing module) or Graphviz's
+        # `dot` costs that one picture, not the run.
+        try:
+            written.append(draw())
+        except ImportError as e:
+            print(f"note: {name} skipped: {e}", file=err)
+        except (RuntimeError, subprocess.SubprocessError) as e:
+            print(f"note: {name} skipped: {type(e).__name__}: {e}", file=err)
     print("wrote " + ", ".join(str(p) for p in written), file=out)
     return 0
 

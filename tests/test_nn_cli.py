@@ -270,3 +270,14 @@ def test_regression_defaults_use_a_rate_that_does_not_diverge(tmp_path, capsys):
     assert "lr 0.1 |" in out
     final_loss = float(re.search(r"final loss (\S+)", out).group(1))
     assert final_loss < 0.05
+
+
+def test_without_matplotlib_the_pictures_are_skipped_not_the_run(tmp_path, capsys, monkeypatch):
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)  # makes `import name` fail
+    code = main(["train", "--data", "xor", "--steps", "5", "--out", str(tmp_path), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "loss.png skipped" in captured.err and "decision_boundary.png skipped" in captured.err
+    assert (tmp_path / "weights.json").exists()
+    assert not (tmp_path / "loss.png").exists()
