@@ -35,6 +35,7 @@ __all__ = [
     "Op",
     "Value",
     "detach",
+    "enable_grad",
     "is_grad_enabled",
     "linear",
     "no_grad",
@@ -73,16 +74,14 @@ def _leave_slow() -> None:
         _slow -= 1
 
 
-class no_grad:
-    """Context manager and decorator under which operations record no parents.
+class _GradMode:
+    """Sets, for this thread, whether operations record their parents."""
 
-    Thread-local, like PyTorch's: other threads keep building graphs. Use it for
-    parameter updates and evaluation, where a graph would only cost memory.
-    """
+    enabled: bool
 
-    def __enter__(self) -> no_grad:
+    def __enter__(self) -> _GradMode:
         self._prev = _state.grad_enabled
-        _state.grad_enabled = False
+        _state.grad_enabled = self.enabled
         _enter_slow()
         return self
 
@@ -95,10 +94,26 @@ class no_grad:
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
+            with type(self)():
                 return func(*args, **kwargs)
 
         return wrapper
+
+
+class no_grad(_GradMode):
+    """Context manager and decorator under which operations record no parents.
+
+    Thread-local, like PyTorch's: other threads keep building graphs. Use it for
+    parameter updates and evaluation, where a graph would only cost memory.
+    """
+
+    enabled = False
+
+
+class enable_grad(_GradMode):
+    """Record parents again inside a `no_grad()` block (thread-local)."""
+
+    enabled = True
 
 
 def is_grad_enabled() -> bool:
@@ -470,18 +485,20 @@ def _nary_apply(op: Op) -> Callable[..., Value]:
         except AttributeError:  # some are numbers
             operands = tuple(x if x.__class__ is Value else _to_float(x, op.name) for x in operands)
             result = rule(FLOAT, *[x.data if x.__class__ is Value else x for x in operands])
-            grads = tuple(d if x.__class__ is Value else None for x, d in zip(operands, result[1:]))
-            if grads.count(None) == len(grads):
+            pairs = [(x, d) for x, d in zip(operands, result[1:]) if x.__class__ is Value]
+            if not pairs:
                 return Value(result[0])  # no Value operand: a leaf
-            return _nary_node(op, result[0], operands, grads)
-        return _nary_node(op, result[0], operands, result[1:])
+            parents, grads = zip(*pairs)
+            return _nary_node(op, result[0], operands, parents, grads)
+        return _nary_node(op, result[0], operands, operands, result[1:])
 
     return apply
 
 
-def _nary_node(op: Op, out: float, operands: tuple, grads: tuple) -> Value:
-    # Operands are kept in one tuple and their local derivatives in another
-    # (None for a number operand), in the `_a` and `_ga` slots.
+def _nary_node(op: Op, out: float, operands: tuple, parents: tuple, grads: tuple) -> Value:
+    # `_a` holds every operand (numbers included) for `operands`; `_b` the
+    # Value operands, with their local derivatives in `_ga`, for backward().
+    # With no number operand `_b` is the same tuple as `_a`.
     node = _new(Value)
     node.data = out
     node.grad = 0.0
@@ -489,7 +506,8 @@ def _nary_node(op: Op, out: float, operands: tuple, grads: tuple) -> Value:
     node._op = op
     node._a = operands
     node._ga = grads
-    node._b = node._gb = None
+    node._b = parents
+    node._gb = None
     if _slow:
         _checked(node)
     return node
@@ -613,7 +631,7 @@ class Value:
     def parents(self) -> tuple[tuple[Value, Any], ...]:
         """`(parent, local_grad)` pairs, one per Value operand, repeats kept."""
         if self._ga.__class__ is tuple:
-            return tuple((p, d) for p, d in zip(self._a, self._ga) if d is not None)
+            return tuple(zip(self._b, self._ga))
         pairs = []
         if self._ga is not None:
             pairs.append((self._a, self._ga))
@@ -787,9 +805,9 @@ def _backward_order(root: Value) -> list[Value]:
             if p._op is not None and p.grad is not zero:
                 push(p)
         ga = node._ga
-        if ga.__class__ is tuple:
-            for p, d in zip(node._a, ga):
-                if d is not None and p._op is not None and p.grad is not zero:
+        if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
+            for p in node._b:
+                if p._op is not None and p.grad is not zero:
                     push(p)
         elif ga is not None:
             p = node._a
@@ -821,14 +839,9 @@ def _backward(root: Value, gradient: Any, create_graph: bool) -> None:
         for node in reversed(order):
             g = node.grad
             ga = node._ga
-            if ga.__class__ is tuple:  # n operands; None marks a number operand
-                if None in ga:
-                    for p, d in zip(node._a, ga):
-                        if d is not None:
-                            p.grad += d * g
-                else:
-                    for p, c in zip(node._a, map(operator.mul, ga, repeat(g))):
-                        p.grad += c
+            if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
+                for p, c in zip(node._b, map(operator.mul, ga, repeat(g))):
+                    p.grad += c
             elif ga is not None:
                 node._a.grad += ga * g
             gb = node._gb
@@ -847,7 +860,7 @@ def _backward_checked(order: list[Value], anomaly: Any) -> None:
 def _backward_graph(order: list[Value]) -> None:
     # Re-run each rule on the node's operands as Values, so that the local
     # derivatives, and with them every gradient, are differentiable Values.
-    with _grad_recording():
+    with enable_grad():
         for node in reversed(order):
             operands = node.operands
             local = node._op.rule(VALUE, *operands)
@@ -855,16 +868,6 @@ def _backward_graph(order: list[Value]) -> None:
             for operand, d in zip(operands, local[1:]):
                 if operand.__class__ is Value:
                     operand.grad = operand.grad + d * upstream
-
-
-@contextmanager
-def _grad_recording() -> Iterator[None]:
-    prev = _state.grad_enabled
-    _state.grad_enabled = True
-    try:
-        yield
-    finally:
-        _state.grad_enabled = prev
 
 
 # ---------------------------------------------------------------------------
