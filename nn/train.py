@@ -111,6 +111,61 @@ def train_step(
     return loss.data, predictions
 
 
+def _compiled_step(
+    model: Callable[[Any], Any],
+    optimizer: SGD,
+    loss_fn: LossFn,
+    X: Sequence[Sequence[float]],
+    y: Sequence[Any],
+    l2: float,
+    parameters: Sequence[Value],
+) -> Callable[[], tuple[float, list[Any]]]:
+    """`train_step` on the full batch, with forward and backward traced once and replayed."""
+    from autograd_core.compiled import compile_function
+
+    shapes: list[int | None] = []  # outputs per prediction (None: a bare Value)
+
+    def full_batch_loss() -> tuple[Value, list[Value]]:
+        predictions = [model(x) for x in X]
+        loss = loss_fn(predictions, list(y))
+        if l2:
+            loss = loss + l2_penalty(parameters, l2)
+        flat: list[Value] = []
+        shapes.clear()
+        for p in predictions:
+            if isinstance(p, (list, tuple)):
+                shapes.append(len(p))
+                flat.extend(p)
+            else:
+                shapes.append(None)
+                flat.append(p)
+        return loss, flat  # the predictions come back as numbers, for accuracy
+
+    traced = compile_function(full_batch_loss, (), parameters)
+
+    def step() -> tuple[float, list[Any]]:
+        # zero_grad: the gradients below are added to .grad, as backward() adds them
+        optimizer.zero_grad()
+        # forward, loss and backward: the traced code, at the parameters' current data
+        value, _, grads, flat = traced()
+        for p, g in zip(parameters, grads):
+            p.grad += g
+        # step: move each parameter against its gradient
+        optimizer.step()
+        predictions: list[Any] = []
+        i = 0
+        for size in shapes:
+            if size is None:
+                predictions.append(flat[i])
+                i += 1
+            else:
+                predictions.append(list(flat[i : i + size]))
+                i += size
+        return value, predictions
+
+    return step
+
+
 def evaluate(
     model: Callable[[Any], Any],
     X: Sequence[Sequence[float]],
@@ -199,6 +254,7 @@ def train(
     tol: float | None = None,
     progress: bool | None = None,
     callback: Callable[[int, History], bool | None] | None = None,
+    compiled: bool = False,
 ) -> History:
     """Train `model` on X, y with gradient descent and return the `History`.
 
@@ -210,6 +266,10 @@ def train(
     changes by less than `tol` between two steps (seed 000's `precision`).
     `callback(step, history)` runs after every step; returning True stops.
     A given `optimizer` replaces `lr`, `momentum` and `weight_decay`.
+    `compiled=True` traces the full-batch loss once and replays it as float
+    code every step (`autograd_core.compiled`): the same losses bit for bit,
+    many times faster. Full batch only; a loss that compares Values
+    (softmax-ce takes the max logit) raises `TracingError`.
     """
     X, y = _check_data(X, y)
     loss_fn, loss_name = _loss_function(loss)
@@ -234,6 +294,14 @@ def train(
     if optimizer is None:
         optimizer = SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     rng = make_rng(seed)
+    compiled_step = None
+    if compiled:
+        if batch_size is not None:
+            raise ValueError(
+                "compiled=True trains on the full batch only (the data is part of the traced "
+                "graph); drop batch_size or compiled"
+            )
+        compiled_step = _compiled_step(model, optimizer, loss_fn, X, y, l2, params)
 
     history = History()
     bar = _progress_bar(progress, total)
@@ -249,7 +317,10 @@ def train(
                 idx, order = order[:batch_size], order[batch_size:]
                 Xb, yb = [X[i] for i in idx], [y[i] for i in idx]
 
-            value, predictions = train_step(model, optimizer, loss_fn, Xb, yb, l2, params)
+            if compiled_step is not None:
+                value, predictions = compiled_step()
+            else:
+                value, predictions = train_step(model, optimizer, loss_fn, Xb, yb, l2, params)
 
             acc = accuracy(loss_name, predictions, yb) if loss_name else None
             history.loss.append(value)

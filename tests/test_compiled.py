@@ -446,3 +446,45 @@ def test_a_gradient_built_with_create_graph_compiles_to_second_derivatives():
         x.grad = 0.0  # it held dy/dx itself; now collect d(dy/dx)/dx
         g.backward()
         assert_same_result(cf([v]), (g.data, [x.grad], []))
+
+
+# ---------------------------------------------------------------------------
+# nn's training loop with compiled=True.
+
+
+def _trained(compiled: bool, **kwargs):
+    from nn.data import moons
+    from nn.layers import MLP
+    from nn.train import train
+
+    X, y = moons(30, seed=2, signed=True)
+    model = MLP(2, [8, 8, 1], seed=3)
+    history = train(model, X, y, steps=6, lr=0.5, l2=1e-4, compiled=compiled, **kwargs)
+    return history, [p.data for p in model.parameters()]
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"momentum": 0.9, "weight_decay": 1e-3}])
+def test_nn_train_compiled_gives_the_ordinary_losses_bit_for_bit(kwargs, monkeypatch):
+    plain, p1 = _trained(False, **kwargs)
+
+    def no_backward(self, *args, **kw):
+        raise AssertionError("compiled training called the engine's backward()")
+
+    monkeypatch.setattr(Value, "backward", no_backward)
+    fast, p2 = _trained(True, **kwargs)
+    assert fast.loss == plain.loss and len(fast.loss) == 6
+    assert fast.accuracy == plain.accuracy
+    assert fast.final_loss == plain.final_loss and p1 == p2
+
+
+def test_nn_train_compiled_refuses_what_it_cannot_do():
+    from nn.data import moons
+    from nn.layers import MLP
+    from nn.train import train
+
+    X, y = moons(10, seed=0)
+    with pytest.raises(ValueError, match="full batch only"):
+        train(MLP(2, [4, 1]), X, y, steps=2, batch_size=4, compiled=True)
+    # softmax-ce picks the largest logit: a comparison, refused with the place it was made.
+    with pytest.raises(TracingError, match="losses.py"):
+        train(MLP(2, [4, 2]), X, y, loss="softmax-ce", steps=2, compiled=True)
