@@ -26,8 +26,9 @@ import sys
 import time
 from operator import mul
 
-from autograd_core.compiled import compile_loss
-from autograd_core.engine import Value, linear
+from nn.data import moons
+from nn.layers import MLP
+from nn.train import train
 
 SIZES = (2, 16, 16, 1)
 ALPHA = 1e-4
@@ -37,22 +38,9 @@ ALPHA = 1e-4
 # Data and initial weights, shared by everyone.
 
 
-def two_moons(n: int = 100, noise: float = 0.1, seed: int = 1) -> tuple[list, list]:
-    """Two interleaved half circles with Gaussian noise, labels -1/+1 (no sklearn)."""
-    rng = random.Random(seed)
-    X, y = [], []
-    for i in range(n):
-        upper = i < n // 2
-        k = i if upper else i - n // 2
-        m = n // 2 if upper else n - n // 2
-        t = math.pi * k / (m - 1)
-        if upper:
-            px, py = math.cos(t), math.sin(t)
-        else:
-            px, py = 1.0 - math.cos(t), 0.5 - math.sin(t)
-        X.append([px + rng.gauss(0.0, noise), py + rng.gauss(0.0, noise)])
-        y.append(1.0 if upper else -1.0)
-    return X, y
+def demo_data() -> tuple[list[list[float]], list[int]]:
+    """100 two-moons points with labels -1/+1, from nn's seeded generator (no sklearn)."""
+    return moons(100, noise=0.1, seed=1, signed=True)
 
 
 def initial_weights(seed: int = 1337) -> list[list[tuple[list[float], float]]]:
@@ -65,17 +53,40 @@ def initial_weights(seed: int = 1337) -> list[list[tuple[list[float], float]]]:
 
 
 def lr_at(k: int) -> float:
-    return 1.0 - 0.9 * k / 100
+    """The demo's schedule, wrapped every 100 steps so long timing runs stay positive."""
+    return 1.0 - 0.9 * (k % 100) / 100
 
 
 # ---------------------------------------------------------------------------
-# The contenders. Each has step(k) -> loss before the update.
+# The contenders. `losses(n)` trains n steps from the initial weights and
+# returns the loss of each; `times(n)` returns n step times in seconds.
 
 
-class Micrograd:
+class Stepper:
+    """A contender written as one `step(k) -> loss` function."""
+
+    def __init__(self, weights, X, y):
+        self.k = 0
+
+    def losses(self, n: int) -> list[float]:
+        return [self.step(k) for k in range(n)]
+
+    def times(self, n: int) -> list[float]:
+        out = []
+        for _ in range(n):
+            gc.collect()  # nobody pays for another's garbage
+            start = time.perf_counter()
+            self.step(self.k)
+            out.append(time.perf_counter() - start)
+            self.k += 1
+        return out
+
+
+class Micrograd(Stepper):
     name = "micrograd 0.1.0"
 
     def __init__(self, weights, X, y):
+        super().__init__(weights, X, y)
         from micrograd.engine import Value as MValue
         from micrograd.nn import MLP
 
@@ -104,72 +115,75 @@ class Micrograd:
         return total.data
 
 
-class EngineMLP:
-    """An MLP as our nn builds it: one `linear` node per neuron, then relu."""
+class NNTrain:
+    """nn's own `train()` on an `nn.MLP`: the ordinary engine loop, or compiled=True.
 
-    def __init__(self, weights):
-        self.layers = [[([Value(x) for x in w], Value(b)) for w, b in ws] for ws in weights]
-        self.params = [p for layer in self.layers for w, b in layer for p in (*w, b)]
+    Each step is timed between two calls of train's callback, so it includes
+    everything train does per step (zero_grad, forward, loss, backward, SGD
+    update, accuracy, history). A compiled run traces once before step 0.
+    """
 
-    def __call__(self, x):
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            x = [linear(w, x, b) for w, b in layer]
-            if i < last:
-                x = [v.relu() for v in x]
-        return x[0]
-
-
-def engine_loss(model: EngineMLP, X, y) -> Value:
-    inputs = [list(map(Value, row)) for row in X]
-    scores = list(map(model, inputs))
-    losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
-    data_loss = sum(losses) * (1.0 / len(losses))
-    reg_loss = ALPHA * sum(p * p for p in model.params)
-    return data_loss + reg_loss
-
-
-class Engine:
-    name = "autograd_core engine"
+    compiled = False
 
     def __init__(self, weights, X, y):
-        self.model = EngineMLP(weights)
+        self.model = MLP(SIZES[0], list(SIZES[1:]))
+        for layer, ws in zip(self.model.layers, weights):
+            for neuron, (w, b) in zip(layer.neurons, ws):
+                for p, x in zip(neuron.w, w):
+                    p.data = x
+                neuron.b.data = b
         self.X, self.y = X, y
+        self.first_step = math.nan  # seconds to the end of step 0, trace included
 
-    def step(self, k: int) -> float:
-        total = engine_loss(self.model, self.X, self.y)
-        for p in self.model.params:
-            p.grad = 0.0
-        total.backward()
-        lr = lr_at(k)
-        for p in self.model.params:
-            p.data -= lr * p.grad
-        return total.data
+    def _train(self, steps: int, callback) -> list[float]:
+        history = train(
+            self.model,
+            self.X,
+            self.y,
+            loss="hinge",
+            steps=steps,
+            lr=lr_at,
+            l2=ALPHA,
+            progress=False,
+            callback=callback,
+            compiled=self.compiled,
+        )
+        return history.loss
 
+    def losses(self, n: int) -> list[float]:
+        return self._train(n, None)
 
-class Compiled:
-    name = "autograd_core compiled"
+    def times(self, n: int) -> list[float]:
+        ends: list[float] = []
+        starts: list[float] = []
 
-    def __init__(self, weights, X, y):
-        self.model = EngineMLP(weights)
+        def stamp(k, history) -> None:
+            ends.append(time.perf_counter())  # step k ends here
+            gc.collect()  # outside the timed span, as for the other contenders
+            starts.append(time.perf_counter())  # step k+1 starts here
+
         start = time.perf_counter()
-        self.loss = compile_loss(self.model.params, lambda: engine_loss(self.model, X, y))
-        self.trace_seconds = time.perf_counter() - start
-
-    def step(self, k: int) -> float:
-        loss, _, grads = self.loss()
-        lr = lr_at(k)
-        for p, g in zip(self.model.params, grads):
-            p.data -= lr * g
-        return loss
+        self._train(n + 1, stamp)
+        self.first_step = ends[0] - start
+        return [end - begin for begin, end in zip(starts, ends[1:])]
 
 
-class Floats:
+class Engine(NNTrain):
+    name = "autograd_core engine (nn.train)"
+
+
+class Compiled(NNTrain):
+    name = "autograd_core compiled (nn.train, compiled=True)"
+    compiled = True
+
+
+class Floats(Stepper):
     """Hand-written forward and hand-derived backward on plain float lists."""
 
     name = "hand-written floats"
 
     def __init__(self, weights, X, y):
+        super().__init__(weights, X, y)
         self.W = [[list(w) for w, _ in layer] for layer in weights]
         self.B = [[b for _, b in layer] for layer in weights]
         self.X, self.y = X, y
@@ -221,12 +235,13 @@ class Floats:
         return total
 
 
-class Torch:
+class Torch(Stepper):
     """PyTorch with one scalar tensor per number, as micrograd's own test does."""
 
     name = "PyTorch (scalar tensors)"
 
     def __init__(self, weights, X, y):
+        super().__init__(weights, X, y)
         import torch
 
         self.torch = torch
@@ -262,17 +277,14 @@ class Torch:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     parser.add_argument(
-        "--fast-repeats",
-        type=int,
-        default=5,
-        help="steps per round for the fast contenders (median taken over all)",
+        "--fast-steps", type=int, default=5, help="steps per round for the fast ones (default 5)"
     )
     parser.add_argument("--check-steps", type=int, default=3, help="steps compared for equality")
     args = parser.parse_args(argv)
 
-    X, y = two_moons()
+    X, y = demo_data()
     weights = initial_weights()
     kinds = [Micrograd, Engine, Compiled, Floats]
     torch_note = ""
@@ -283,43 +295,34 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         torch_note = "not installed"
 
-    # Same start, same losses: check before timing.
-    checkers = [kind(weights, X, y) for kind in kinds]
-    bitwise = True
-    for k in range(args.check_steps):
-        losses = {c.name: c.step(k) for c in checkers}
-        reference = losses[Micrograd.name]
-        for name, loss in losses.items():
-            if abs(loss - reference) > 1e-12:
-                sys.exit(f"loss mismatch at step {k}: {name} {loss!r} vs micrograd {reference!r}")
-        bitwise = bitwise and losses[Compiled.name] == losses[Engine.name]
-        print(f"step {k}: loss {reference:.15f}, equal to 1e-12 in all {len(kinds)}")
-    print(f"compiled loss equals the engine's bit for bit at every checked step: {bitwise}")
+    # Same start, same losses: checked before anything is timed.
+    losses = {kind.name: kind(weights, X, y).losses(args.check_steps) for kind in kinds}
+    reference = losses[Micrograd.name]
+    for name, got in losses.items():
+        for k, (a, b) in enumerate(zip(got, reference)):
+            if abs(a - b) > 1e-12:
+                sys.exit(f"loss mismatch at step {k}: {name} {a!r} vs micrograd {b!r}")
+    print(f"losses of steps 0..{args.check_steps - 1}: {', '.join(f'{v:.15f}' for v in reference)}")
+    print(f"equal to 1e-12 in all {len(kinds)} implementations")
+    bitwise = losses[Compiled.name] == losses[Engine.name]
+    print(f"compiled losses equal the engine's bit for bit: {bitwise}")
 
-    # Fresh instances for timing, started from the same weights.
+    # Fresh instances, timed in interleaved rounds.
     runners = [kind(weights, X, y) for kind in kinds]
-    compiled = next(r for r in runners if isinstance(r, Compiled))
     times: dict[str, list[float]] = {r.name: [] for r in runners}
-    step_no = {r.name: 0 for r in runners}
     for _ in range(args.rounds):
         for r in runners:
-            repeats = 1 if isinstance(r, (Micrograd, Engine, Torch)) else args.fast_repeats
-            for _ in range(repeats):
-                k = step_no[r.name] % 100
-                gc.collect()  # nobody pays for another's garbage
-                start = time.perf_counter()
-                r.step(k)
-                times[r.name].append(time.perf_counter() - start)
-                step_no[r.name] += 1
+            slow = isinstance(r, (Micrograd, Torch))
+            times[r.name].extend(r.times(1 if slow else args.fast_steps))
 
     ms = {name: 1000 * statistics.median(t) for name, t in times.items()}
-    micro = ms[Micrograd.name]
-    floats = ms[Floats.name]
+    micro, floats = ms[Micrograd.name], ms[Floats.name]
+    compiled = next(r for r in runners if isinstance(r, Compiled))
     print()
     print(
-        f"Python {platform.python_version()} on {platform.machine()}; median of "
-        f"{args.rounds} interleaved rounds; compiled trace (one-off): "
-        f"{compiled.trace_seconds * 1000:.0f} ms"
+        f"MLP(2, [16, 16, 1]), 100 points, full batch. Python {platform.python_version()} on "
+        f"{platform.machine()}; median ms per step over {args.rounds} interleaved rounds. "
+        f"compiled=True's first step, trace included: {compiled.first_step * 1000:.0f} ms."
     )
     print()
     print("| implementation | ms per step | speed-up vs micrograd | time vs hand-written floats |")
