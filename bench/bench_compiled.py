@@ -2,13 +2,17 @@
 
 The step is the one in micrograd's demo notebook: MLP(2, [16, 16, 1]) on 100
 two-moons points, hinge loss mean(relu(1 - y*score)) + 1e-4 * sum(p*p),
-forward, backward and an SGD update with lr = 1.0 - 0.9*k/100. Every
-contender starts from the same weights, and their losses are checked equal
-(to 1e-12) at the first steps before anything is timed.
+forward, backward and an SGD update with lr = 1.0 - 0.9*k/100. Our engine
+and compiled rows are nn's own `train()` (compiled=False / True) on an
+`nn.MLP`; micrograd is micrograd 0.1.0's MLP; the floats row is written by
+hand, forward and hand-derived backward. Every contender starts from the
+same weights, and their losses are checked equal (to 1e-12) over the first
+steps before anything is timed.
 
-Timing: each contender runs one step in turn, round after round (interleaved,
-so a slow spell of this shared machine hits all of them), and the median ms
-per step is reported. Tracing the compiled loss is a one-off cost, reported
+Timing: the contenders take turns, a few steps each, round after round
+(interleaved, so a slow spell of this shared machine hits all of them), with
+garbage collected between steps outside the timed span; the median ms per
+step is reported. Tracing the compiled loss is a one-off cost, reported
 separately. Run from the repository root:
 
     PYTHONPATH=. python bench/bench_compiled.py
