@@ -582,8 +582,10 @@ def linear(
 
 def _describe(x: object) -> str:
     t = type(x)
-    # numpy.bool, not bool: a bare name can read like an accepted type.
-    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    # numpy.bool, not bool: a bare name from elsewhere can read like an accepted type.
+    if t.__module__.partition(".")[0] in ("builtins", "autograd_core", "nn"):
+        return t.__qualname__
+    return f"{t.__module__}.{t.__qualname__}"
 
 
 def _to_float(x: object, what: str) -> float:

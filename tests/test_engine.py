@@ -7,10 +7,14 @@ recursion. Error messages live in test_engine_errors.py, random checks against
 finite differences and sympy in test_engine_properties.py.
 """
 
+import gc
 import math
 import operator
 import sys
 import threading
+from contextlib import contextmanager
+from functools import reduce
+from itertools import repeat
 
 import numpy as np
 import pytest
@@ -652,22 +656,35 @@ def test_create_graph_matches_plain_backward_at_pow_edges():
 # Deep and wide graphs at Python's default recursion limit.
 
 
+@contextmanager
+def gc_paused():
+    """Without the cycle collector: a million fresh nodes would trigger it again
+    and again (it then scans the whole graph), the slowest part of these tests.
+    Nodes hold no reference cycles, so nothing is left behind."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def test_million_node_chain_backward_without_recursion():
     assert sys.getrecursionlimit() == 1000  # the default: nothing raised it for us
-    x = Value(0.0)
-    y = x
-    for _ in range(1_000_000):
-        y = y + 1.0
-    y.backward()
+    with gc_paused():
+        x = Value(0.0)
+        y = reduce(operator.add, repeat(1.0, 1_000_000), x)  # ((x + 1) + 1) + ...
+        y.backward()
     assert y.data == 1_000_000.0 and x.grad == 1.0
+    assert y.op.name == "add" and y.operands[1] == 1.0
 
 
 def test_sum_of_200k_terms_backward_and_topological_order():
     assert sys.getrecursionlimit() == 1000
-    xs = [Value(float(i)) for i in range(1000)]
-    total = sum(xs[i % 1000] for i in range(200_000))  # a 200,000-deep chain of adds
-    total.backward()
+    with gc_paused():
+        xs = [Value(float(i)) for i in range(1000)]
+        total = sum(xs[i % 1000] for i in range(200_000))  # a 200,000-deep chain of adds
+        total.backward()
+        order = topological_order(total)
     assert all(x.grad == 200.0 for x in xs)
     assert total.data == 200 * sum(range(1000))
-    order = topological_order(total)
     assert len(order) == 200_000 + 1000 and order[-1] is total

@@ -94,6 +94,7 @@ def test_sin_and_cos_of_infinity_name_the_operation(method):
         ([1.0], "list"),
         ({"data": 1.0}, "dict"),
         (np.array([1.0]), "numpy.ndarray"),
+        (np.bool_(True), "numpy.bool"),  # not a numbers.Real, unlike Python's bool
     ],
 )
 def test_value_of_a_non_number_is_a_type_error(bad, type_name):
