@@ -48,7 +48,8 @@ def central_difference(f, x: float, h: float = 1e-6) -> float:
 
 # ---------------------------------------------------------------------------
 # Each primitive at hand-checked points: (function, inputs, value, gradients).
-# Exact dyadic results are compared with ==; the rest with isclose at 1e-15.
+# Compared within 1e-15: a last-bit difference in a library function passes,
+# a wrong rule does not.
 
 POINTS = [
     # + - * / with a Value or a number on either side
