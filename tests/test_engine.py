@@ -178,8 +178,9 @@ def test_exp_709_is_finite_and_exp_1000_overflows():
     ids=["float64", "float32", "int64"],
 )
 def test_numpy_scalar_on_the_left_acts_like_a_python_number(left):
-    # numpy hands the operation back to Value's reflected method, so the result
-    # is a Value (not an ndarray) holding the scalar as a float constant.
+    # numpy falls back to Python arithmetic with the plain number, which reaches
+    # Value's reflected method: the result is a Value (not an ndarray) holding
+    # the scalar as a float constant.
     x = Value(3.0)
     for op, value, grad in [
         (operator.mul, 6.0, 2.0),
