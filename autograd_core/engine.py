@@ -351,7 +351,12 @@ def _pow(m, x, y):
     # (Only < <= > >= here: under create_graph x and y are Values, whose ==
     # is identity.)
     if x > 0 or x < 0 or y >= 1:
-        dx = y * m.pow(x, y - 1)
+        try:
+            dx = y * m.pow(x, y - 1)
+        except OverflowError:
+            # x**y fits in a float but x**(y-1) does not (tiny x, y < 1): the
+            # slope y * x**y / x is then +-inf (0 if y == 0), not an error.
+            dx = m.div(y * out, x)
     elif y >= 0 and y <= 0:  # y == 0
         dx = 0.0
     else:

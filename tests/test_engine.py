@@ -154,6 +154,17 @@ def test_pow_negative_base_integer_exponent():
     assert grads(lambda x: x**2, -3.0) == (9.0, [-6.0])
 
 
+def test_pow_whose_slope_overflows_still_computes():
+    # 1e-160 ** -1.9 = 1e304 fits in a float; its slope -1.9 * 1e-160 ** -2.9 does not.
+    out, (gx,) = grads(lambda x: x**-1.9, 1e-160)
+    assert math.isclose(out, 1e304, rel_tol=1e-12) and gx == -math.inf
+    # With a number base that slope is not even needed.
+    out, (gy,) = grads(lambda y: 1e-160**y, -1.9)
+    assert math.isclose(gy, 1e304 * math.log(1e-160), rel_tol=1e-12)
+    assert grads(lambda x: x**-3, -1e-100)[1] == [-math.inf]  # -3 * (-1e-100)**-4
+    assert grads(lambda x: x**0, 5e-324) == (1.0, [0.0])
+
+
 @pytest.mark.parametrize("x", [1000.0, -1000.0])
 def test_sigmoid_and_tanh_saturate_without_overflow(x):
     limit = 1.0 if x > 0 else 0.0
