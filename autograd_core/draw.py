@@ -21,10 +21,8 @@ What a drawing shows:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from typing import Any
 import graphviz
 
 from autograd_core.engine import Value, topological_order
+from autograd_core.files import atomic_write
 from autograd_core.graph import consumer_counts
 
 __all__ = [
@@ -380,17 +379,5 @@ def render_svg(
         raise GraphvizNotFound(_INSTALL_HINT) from e
     if target is None:
         return svg.decode("utf-8")
-    _write_atomically(target, svg)
+    atomic_write(target, svg)
     return target
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -23,9 +23,11 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import reduce
 from itertools import repeat
 from typing import Any
 
@@ -79,14 +81,19 @@ class _GradMode:
 
     enabled: bool
 
+    def __init__(self) -> None:
+        # A stack, not one slot: the same instance may be entered again while
+        # active (nested, recursion) and must restore each level's state.
+        self._prev: list[bool] = []
+
     def __enter__(self) -> _GradMode:
-        self._prev = _state.grad_enabled
+        self._prev.append(_state.grad_enabled)
         _state.grad_enabled = self.enabled
         _enter_slow()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _state.grad_enabled = self._prev
+        _state.grad_enabled = self._prev.pop()
         _leave_slow()
 
     def __call__(self, func: Callable) -> Callable:
@@ -200,9 +207,21 @@ class _FloatMath:
         """-1, 0 or 1: the derivative of abs (abs'(0) = 0)."""
         return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
 
+    @staticmethod
+    def sin(x: float) -> float:
+        try:
+            return math.sin(x)
+        except ValueError:
+            raise ValueError(f"sin needs a finite x, got {x!r}") from None
+
+    @staticmethod
+    def cos(x: float) -> float:
+        try:
+            return math.cos(x)
+        except ValueError:
+            raise ValueError(f"cos needs a finite x, got {x!r}") from None
+
     tanh = staticmethod(math.tanh)
-    sin = staticmethod(math.sin)
-    cos = staticmethod(math.cos)
     abs = staticmethod(abs)
 
     @staticmethod
@@ -213,6 +232,16 @@ class _FloatMath:
     def dot(ws: Sequence[float], xs: Sequence[float], b: float) -> float:
         """b + w1*x1 + w2*x2 + ..., added in that order (as micrograd does)."""
         return sum(map(operator.mul, ws, xs), b)
+
+    if sys.version_info >= (3, 12):
+        # sum() of floats is compensated (Neumaier) since Python 3.12, so it
+        # would no longer equal adding the terms one by one as the Value graph
+        # `sum((w*x for ...), b)` does; reduce() adds them in order.
+
+        @staticmethod
+        def dot(ws: Sequence[float], xs: Sequence[float], b: float) -> float:
+            """b + w1*x1 + w2*x2 + ..., added in that order (as micrograd does)."""
+            return reduce(operator.add, map(operator.mul, ws, xs), b)
 
 
 FLOAT = _FloatMath()
@@ -259,7 +288,7 @@ class Op:
         if self.arity is not None and len(operands) != self.arity:
             raise TypeError(f"{self.name} takes {self.arity} operand(s), got {len(operands)}")
         args = [x if x.__class__ is Value else _to_float(x, self.name) for x in operands]
-        if not any(x.__class__ is Value for x in args):
+        if args and not any(x.__class__ is Value for x in args):
             args[0] = Value(args[0])  # all numbers: the result still has a graph
         return self.apply(*args)
 
@@ -334,9 +363,16 @@ def _pow(m, x, y):
     out = m.pow(x, y)
     # d/dx x**y = y * x**(y-1). At x == 0 the slope is 0 for y == 0 or y >= 1
     # and infinite for 0 < y < 1 (the same convention as sqrt'(0) = inf).
+    # (Only < <= > >= here: under create_graph x and y are Values, whose ==
+    # is identity.)
     if x > 0 or x < 0 or y >= 1:
-        dx = y * m.pow(x, y - 1)
-    elif y == 0:
+        try:
+            dx = y * m.pow(x, y - 1)
+        except OverflowError:
+            # x**y fits in a float but x**(y-1) does not (tiny x, y < 1): the
+            # slope y * x**y / x is then +-inf (0 if y == 0), not an error.
+            dx = m.div(y * out, x)
+    elif y >= 0 and y <= 0:  # y == 0
         dx = 0.0
     else:
         dx = math.inf
@@ -344,7 +380,7 @@ def _pow(m, x, y):
     # y > 0); a negative base has no real derivative in y, so NaN (as PyTorch).
     if x > 0:
         dy = out * m.log(x)
-    elif x == 0:
+    elif x >= 0:  # x == 0
         dy = 0.0
     else:
         dy = math.nan
@@ -568,7 +604,11 @@ def linear(
 
 
 def _describe(x: object) -> str:
-    return type(x).__qualname__
+    t = type(x)
+    # numpy.bool, not bool: a bare name from elsewhere can read like an accepted type.
+    if t.__module__.partition(".")[0] in ("builtins", "autograd_core", "nn"):
+        return t.__qualname__
+    return f"{t.__module__}.{t.__qualname__}"
 
 
 def _to_float(x: object, what: str) -> float:
@@ -577,9 +617,13 @@ def _to_float(x: object, what: str) -> float:
         return x  # type: ignore[return-value]
     if isinstance(x, numbers.Real) and not isinstance(x, Value):
         return float(x)
+    hint = ""
+    if isinstance(x, Value):
+        hint = " (use v.data for its number, or v.detach() for a new leaf)"
     raise TypeError(
         f"{what} needs a real number (int, float, bool or a real numpy scalar), "
         f"got {_describe(x)}: {x!r}"[:300]
+        + hint
     )
 
 
@@ -823,6 +867,10 @@ def _backward_order(root: Value) -> list[Value]:
 def _backward(root: Value, gradient: Any, create_graph: bool) -> None:
     if gradient.__class__ is not Value:
         gradient = _to_float(gradient, "backward(gradient=...)")
+        if create_graph:
+            # A Value seed makes every gradient a Value, even where all local
+            # derivatives are constants (y = 2*x): d(x.grad) is then defined.
+            gradient = Value(gradient)
     elif not create_graph:
         gradient = gradient.data
     if root._op is None:  # a leaf: d root / d root = 1

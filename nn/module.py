@@ -9,19 +9,18 @@ file edited by accident or cut short is refused instead of loaded.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from autograd_core.engine import Value
+from autograd_core.files import atomic_write
 
-__all__ = ["FORMAT", "Module", "atomic_write"]
+__all__ = ["FORMAT", "Module"]
 
 FORMAT = "autograd-core/nn-weights"
 FORMAT_VERSION = 1
@@ -166,21 +165,3 @@ def _checksum(body: dict[str, Any]) -> str:
     # Over a canonical rendering, so indentation or key order do not matter.
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` via a temporary file and `os.replace`: a crash leaves the old file whole."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)  # mkstemp makes 0600; a saved model is not a secret
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path

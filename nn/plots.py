@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from autograd_core.engine import Value, no_grad, topological_order
-from nn.module import atomic_write
+from autograd_core.files import atomic_write
 from nn.train import History
 
 __all__ = ["decision_boundary", "loss_curve", "network_svg"]
