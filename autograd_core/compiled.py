@@ -22,11 +22,14 @@ change it:
   inputs is a ValueError saying how many were expected; with `retrace=True`
   it is traced for that number.
 
-Not detected: reading `.data` inside the function freezes that number into
-the compiled code, as for any tracer. A leaf Value that the function uses but
-did not create (a captured weight) must be passed in `params`, or it is a
-`TracingError`; Values made inside the function (`Value(2.0)`, `detach()`)
-are constants.
+Only what the output (and any extra outputs and comparisons) depends on is
+replayed: a node the function builds but never uses is not computed again,
+so an error it would raise at other numbers (log of a negative) is not
+raised either. Reading `.data` inside the function freezes that number into
+the compiled code; it is reported as a `TracingWarning`. A leaf Value that
+the function uses but did not create (a captured weight) must be passed in
+`params`, or it is a `TracingError`; Values made inside the function
+(`Value(2.0)`, `detach()`) are constants.
 """
 
 from __future__ import annotations

@@ -105,8 +105,12 @@ def program_fn(program, n_params):
                 else:
                     r = left / right
             nodes.append(r)
-        # Sum a few nodes so that several paths reach the output.
-        return nodes[-1] + nodes[len(nodes) // 2] * 0.5
+        # Every node reaches the output (a node nothing uses is not replayed, so
+        # its errors would not be either: see the dead-code test below).
+        out = nodes[-1]
+        for v in nodes[len(xs) + len(params) : -1]:
+            out = out + v * 0.5
+        return out
 
     return f
 
@@ -137,6 +141,18 @@ def test_random_graphs_match_engine_bit_for_bit(program, inputs, params, new_inp
             cf(other)
         return
     assert_same_result(cf(other), want)
+
+
+def test_nodes_the_output_does_not_use_are_not_replayed():
+    def f(x):
+        (x - 1.0).log()  # built by the engine, used by nothing
+        return x * 2.0
+
+    cf = compile_function(f, [2.0])
+    assert "_log" not in cf.source
+    assert cf([0.5]) == (1.0, [2.0], [])  # the engine would raise on log(-0.5)
+    with pytest.raises(ValueError, match="log needs x > 0"):
+        engine_result(f, [0.5])
 
 
 def test_every_builtin_op_is_written_as_code_except_the_branching_ones():
