@@ -34,9 +34,10 @@ class GuardFailed(Exception):
 # Precedence levels of rendered code, higher binds tighter.
 _COND, _ADD, _MUL, _UNARY, _POW, _ATOM = 1, 2, 3, 4, 5, 6
 
-# Whether `sum` adds floats one after the other (CPython < 3.12). Newer
-# versions compensate, and then `dot` is emitted as a call to FLOAT.dot.
-_SEQUENTIAL_SUM = sum((1e16, 1.0, -1e16), 0.0) == 0.0
+# Whether FLOAT.dot adds its terms one after the other, as `b + w0*x0 + ...`
+# does (1e16 + 1 - 1e16 is then 0). If it ever compensated, `dot` would be
+# emitted as a call to FLOAT.dot instead.
+_SEQUENTIAL_SUM = FLOAT.dot((1e16, 1.0, -1e16), (1.0, 1.0, 1.0), 0.0) == 0.0
 
 _CHUNK = 64  # terms per statement in a long dot product (keeps the compiler's recursion shallow)
 
@@ -512,9 +513,22 @@ def generate(
             x.__class__ is Value and x in needs for x in node.operands if node._op is not None
         ):
             needs.add(node)
+    # An intermediate node's gradient is read only while its own contributions
+    # are emitted; after that its variable is free for the next one, so a few
+    # names serve all of them (a smaller frame; measured speed about equal).
     grads: dict[Value, str] = {}
+    free: list[str] = []
+    n_grad_names = 0
+
+    def grad_name() -> str:
+        nonlocal n_grad_names
+        if free:
+            return free.pop()
+        n_grad_names += 1
+        return f"g{n_grad_names - 1}"
+
     if root._op is not None and root in needs:
-        grads[root] = "g" + names[root]
+        grads[root] = grad_name()
         emit(f"{grads[root]} = 1.0")
     for node in reversed(engine_backward_order(root)):
         if node not in needs:
@@ -528,13 +542,15 @@ def generate(
             contribution = _times(local, g)
             target = grads.get(operand)
             if target is None:
-                target = grads[operand] = "g" + names[operand]
                 if operand._op is None:  # a leaf starts from 0.0, as after zero_grad()
+                    target = grads[operand] = "g" + names[operand]
                     emit(f"{target} = 0.0 + {contribution}")
                 else:
+                    target = grads[operand] = grad_name()
                     emit(f"{target} = {contribution}")
             else:
                 emit(f"{target} += {contribution}")
+        free.append(g)  # no contribution reaches `node` any more
     if root._op is None and root in wanted:
         grads[root] = "1.0"
     out_grads = [grads.get(v, "0.0") for v in inputs]
