@@ -302,12 +302,11 @@ def evaluate(x: Any, env: dict[str, float]) -> Any:
 
 
 def _children(x: Sym) -> Iterable[Any]:
+    """The sub-expressions of `x` (its first argument names the operator for bin and call)."""
     if x.kind == "dot":
         ws, xs, b = x.args
         return (*ws, *xs, b)
-    if x.kind in ("bin",):
-        return x.args[1:]
-    if x.kind == "call":
+    if x.kind in ("bin", "call"):
         return x.args[1:]
     if x.kind == "var":
         return ()
@@ -484,7 +483,7 @@ def generate(
         operands = node.operands
         syms = [operand_sym(x) for x in operands]
         expected = [node.data, *_local_grads(node)]
-        result = _try_symbolic(node, syms, expected, names)
+        result = _try_symbolic(node, syms, expected)
         if result is None:
             n_calls += 1
             rule = node._op.rule
@@ -577,7 +576,7 @@ def _times(local: Any, g: str) -> str:
 
 
 def _try_symbolic(
-    node: Value, syms: list[Any], expected: list[Any], names: dict[Value, str]
+    node: Value, syms: list[Any], expected: list[Any]
 ) -> tuple[Any, list[Any]] | None:
     """The rule's output and derivatives as Syms, if they reproduce the engine's numbers."""
     try:
