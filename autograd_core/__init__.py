@@ -1,5 +1,12 @@
-"""autograd_core: a scalar reverse-mode automatic differentiation engine."""
+"""autograd_core: a scalar reverse-mode automatic differentiation engine.
 
+`Value` and its operations live in `engine`; everything else only reads the
+graphs they build: `draw` (Graphviz, SVG), `graph` (statistics), `gradcheck`
+(finite differences), `anomaly` (where a NaN came from).
+"""
+
+from autograd_core.anomaly import AnomalyError, detect_anomaly
+from autograd_core.draw import GraphvizNotFound, draw_dot, render_svg, to_digraph
 from autograd_core.engine import (
     FLOAT,
     VALUE,
@@ -12,16 +19,29 @@ from autograd_core.engine import (
     primitive,
     topological_order,
 )
+from autograd_core.gradcheck import GradcheckError, gradcheck, numerical_gradient
+from autograd_core.graph import GraphStats, graph_stats
 
 __all__ = [
     "FLOAT",
     "VALUE",
+    "AnomalyError",
+    "GradcheckError",
+    "GraphStats",
+    "GraphvizNotFound",
     "Op",
     "Value",
     "detach",
+    "detect_anomaly",
+    "draw_dot",
+    "gradcheck",
+    "graph_stats",
     "is_grad_enabled",
     "linear",
     "no_grad",
+    "numerical_gradient",
     "primitive",
+    "render_svg",
+    "to_digraph",
     "topological_order",
 ]

@@ -470,18 +470,20 @@ def _nary_apply(op: Op) -> Callable[..., Value]:
         except AttributeError:  # some are numbers
             operands = tuple(x if x.__class__ is Value else _to_float(x, op.name) for x in operands)
             result = rule(FLOAT, *[x.data if x.__class__ is Value else x for x in operands])
-            grads = tuple(d if x.__class__ is Value else None for x, d in zip(operands, result[1:]))
-            if grads.count(None) == len(grads):
+            pairs = [(x, d) for x, d in zip(operands, result[1:]) if x.__class__ is Value]
+            if not pairs:
                 return Value(result[0])  # no Value operand: a leaf
-            return _nary_node(op, result[0], operands, grads)
-        return _nary_node(op, result[0], operands, result[1:])
+            parents, grads = zip(*pairs)
+            return _nary_node(op, result[0], operands, parents, grads)
+        return _nary_node(op, result[0], operands, operands, result[1:])
 
     return apply
 
 
-def _nary_node(op: Op, out: float, operands: tuple, grads: tuple) -> Value:
-    # Operands are kept in one tuple and their local derivatives in another
-    # (None for a number operand), in the `_a` and `_ga` slots.
+def _nary_node(op: Op, out: float, operands: tuple, parents: tuple, grads: tuple) -> Value:
+    # `_a` holds every operand (numbers included) for `operands`; `_b` the
+    # Value operands, with their local derivatives in `_ga`, for backward().
+    # With no number operand `_b` is the same tuple as `_a`.
     node = _new(Value)
     node.data = out
     node.grad = 0.0
@@ -489,7 +491,8 @@ def _nary_node(op: Op, out: float, operands: tuple, grads: tuple) -> Value:
     node._op = op
     node._a = operands
     node._ga = grads
-    node._b = node._gb = None
+    node._b = parents
+    node._gb = None
     if _slow:
         _checked(node)
     return node
@@ -613,7 +616,7 @@ class Value:
     def parents(self) -> tuple[tuple[Value, Any], ...]:
         """`(parent, local_grad)` pairs, one per Value operand, repeats kept."""
         if self._ga.__class__ is tuple:
-            return tuple((p, d) for p, d in zip(self._a, self._ga) if d is not None)
+            return tuple(zip(self._b, self._ga))
         pairs = []
         if self._ga is not None:
             pairs.append((self._a, self._ga))
@@ -787,9 +790,9 @@ def _backward_order(root: Value) -> list[Value]:
             if p._op is not None and p.grad is not zero:
                 push(p)
         ga = node._ga
-        if ga.__class__ is tuple:
-            for p, d in zip(node._a, ga):
-                if d is not None and p._op is not None and p.grad is not zero:
+        if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
+            for p in node._b:
+                if p._op is not None and p.grad is not zero:
                     push(p)
         elif ga is not None:
             p = node._a
@@ -821,14 +824,9 @@ def _backward(root: Value, gradient: Any, create_graph: bool) -> None:
         for node in reversed(order):
             g = node.grad
             ga = node._ga
-            if ga.__class__ is tuple:  # n operands; None marks a number operand
-                if None in ga:
-                    for p, d in zip(node._a, ga):
-                        if d is not None:
-                            p.grad += d * g
-                else:
-                    for p, c in zip(node._a, map(operator.mul, ga, repeat(g))):
-                        p.grad += c
+            if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
+                for p, c in zip(node._b, map(operator.mul, ga, repeat(g))):
+                    p.grad += c
             elif ga is not None:
                 node._a.grad += ga * g
             gb = node._gb

@@ -1,0 +1,396 @@
+"""Drawing the graph behind a Value with Graphviz, and rendering it to SVG.
+
+`to_digraph` (alias `draw_dot`, the name micrograd users know) only reads the
+graph and builds a `graphviz.Digraph`, so its DOT source can be tested without
+Graphviz installed; `render_svg` runs Graphviz's `dot` on it. In Jupyter a
+returned `Digraph` displays inline as SVG.
+
+What a drawing shows:
+
+- one box per Value (label, data, grad) and one ellipse per operation, with
+  its number constants inside (`* 2`); edges go parent -> op -> child, one per
+  Value operand, so `x*x` draws two edges from `x`;
+- fan-out: a Value used by more than one edge has an orange border and the
+  note "grads add from N paths", because there its gradient is a sum;
+- clusters: nodes owned by a module are boxed together, using the dotted
+  parameter names that `nn` gives (`layers.0.neurons.1.w[0]`), see
+  `module_paths` for the rule;
+- the output is deterministic: nodes are named by their position in
+  `topological_order`, so the same graph always gives the same DOT source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Collection, Iterable
+from pathlib import Path
+from typing import Any
+
+import graphviz
+
+from autograd_core.engine import Value, topological_order
+from autograd_core.graph import consumer_counts
+
+__all__ = [
+    "GraphvizNotFound",
+    "draw_dot",
+    "module_paths",
+    "render_svg",
+    "to_digraph",
+]
+
+EdgeLabel = Callable[[Value, Value, Any], "str | None"]
+
+_FAN_OUT_COLOR = "darkorange"
+_HIGHLIGHT_COLOR = "crimson"
+_INSTALL_HINT = (
+    "Graphviz's `dot` program was not found on PATH; the Python package `graphviz` only "
+    "calls it. Install Graphviz itself: `sudo apt-get install graphviz` (Debian/Ubuntu), "
+    "`brew install graphviz` (macOS), `conda install -c conda-forge graphviz`, or a "
+    "download from https://graphviz.org/download/ (Windows: add its bin folder to PATH)."
+)
+
+
+class GraphvizNotFound(RuntimeError):
+    """Graphviz's `dot` is not installed: the message says how to install it."""
+
+
+# ---------------------------------------------------------------------------
+# Which module owns which node.
+
+
+def _module_of_label(label: str) -> str | None:
+    """`layers.0.neurons.1.w[0]` -> `layers.0.neurons.1`; no dot -> None."""
+    head, dot, last = label.rpartition(".")
+    if not dot or not head or not last:
+        return None
+    return head
+
+
+def module_paths(order: Iterable[Value]) -> dict[Value, str | None]:
+    """The module that owns each node (None for none), to group drawings into clusters.
+
+    `order` is `topological_order(root)`: parents before children. The rule:
+
+    1. A labelled node belongs to the module its label names: the label
+       without its last dotted component (`layers.0.neurons.1.w[0]` and
+       `layers.0.neurons.1.b` belong to `layers.0.neurons.1`). A label
+       without a dot (`x`, `loss`) names no module, so the node belongs to
+       none. Unlabelled leaves belong to none.
+    2. An unlabelled computed node follows its leaf parents that belong to a
+       module (its parameters), if they all agree: a neuron's `linear` node
+       belongs to that neuron although its inputs come from elsewhere.
+    3. Without such parameters, it follows its Value parents if they all
+       belong to the same module and the operation has no number constants:
+       the `relu` or `tanh` after a neuron's `linear` belongs to the neuron,
+       and so do the sums of `w*x` products of a neuron built by hand, but
+       `out - 1.5` or `(...) ** 2`, typical of a loss, do not.
+    4. Otherwise it belongs to no module: a loss mixing the outputs of
+       several neurons, or outputs and target Values, stays outside.
+    """
+    owner: dict[Value, str | None] = {}
+    for node in order:
+        if node.label or node.is_leaf:
+            owner[node] = _module_of_label(node.label) if node.label else None
+            continue
+        parents = [p for p, _ in node.parents]
+        params = {owner[p] for p in parents if p.is_leaf and owner[p] is not None}
+        if params:
+            owner[node] = params.pop() if len(params) == 1 else None
+            continue
+        modules = {owner[p] for p in parents}
+        if len(modules) == 1 and len(parents) == len(node.operands):
+            owner[node] = modules.pop()
+        else:
+            owner[node] = None
+    return owner
+
+
+def _cluster_ancestors(path: str) -> list[str]:
+    """The prefixes of `path` that get a cluster of their own, outermost first.
+
+    Only prefixes ending in an index (`layers.0`) make a box: they are one
+    element of a list of modules, such as a layer. Prefixes ending in a name
+    (`layers`, `layers.0.neurons`) are the lists themselves and get none.
+    """
+    parts = path.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts)) if parts[i - 1].isdigit()]
+
+
+def _cluster_title(path: str) -> str:
+    """`layers.0.neurons.1` -> `neuron 0.1`, `layers.2` -> `layer 2`; else the path."""
+    parts = path.split(".")
+    if len(parts) >= 2 and parts[-1].isdigit() and not parts[-2].isdigit():
+        name = parts[-2]
+        singular = name[:-1] if name.endswith("s") and len(name) > 1 else name
+        indices = [p for p in parts if p.isdigit()]
+        return f"{singular} {'.'.join(indices)}"
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Labels.
+
+
+def _num(x: Any) -> str:
+    """A short, stable rendering of a float (or of a Value's data)."""
+    if isinstance(x, Value):
+        x = x.data
+    return f"{x:.4g}"  # 2.0 -> "2", 0.123456 -> "0.1235", 1e-20 -> "1e-20"
+
+
+_RECORD_SPECIAL = re.compile(r"([{}|<>\\\"])")
+
+
+def _record_escape(text: str) -> str:
+    return _RECORD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def _value_label(node: Value, uses: int) -> str:
+    fields = []
+    if node.label:
+        fields.append(_record_escape(node.label))
+    fields.append(f"data {_num(node.data)}")
+    fields.append(f"grad {_num(node.grad)}")
+    if uses > 1:
+        fields.append(f"grads add from {uses} paths")
+    return "{ " + " | ".join(fields) + " }"
+
+
+def _op_label(node: Value) -> str:
+    """The op's symbol with its number constants in place: `* 2`, `2 -`, `** 0.5`."""
+    op = node.op
+    operands = node.operands
+    consts = [(i, x) for i, x in enumerate(operands) if not isinstance(x, Value)]
+    if not consts:
+        return op.symbol
+    if op.arity == 2:
+        i, c = consts[0]
+        return f"{_num(c)} {op.symbol}" if i == 0 else f"{op.symbol} {_num(c)}"
+    if op.name == "linear" and consts == [(len(operands) - 1, operands[-1])]:
+        return f"{op.symbol}\\nb = {_num(operands[-1])}"
+    listed = ", ".join(f"#{i} = {_num(c)}" for i, c in consts)
+    return f"{op.symbol}\\n{listed}"
+
+
+# ---------------------------------------------------------------------------
+# The Digraph.
+
+
+def to_digraph(
+    root: Value,
+    *,
+    rankdir: str = "LR",
+    edge_labels: bool = False,
+    clusters: bool = True,
+    max_nodes: int | None = 400,
+    highlight: Collection[Value] | None = None,
+    edge_label: EdgeLabel | None = None,
+) -> graphviz.Digraph:
+    """The graph behind `root` as a `graphviz.Digraph`, to see what backward will walk.
+
+    `rankdir` is "LR" (left to right) or "TB" (top to bottom). `edge_labels`
+    writes each parent -> op edge's local gradient on it; `edge_label`, a
+    callable `(child, parent, local_grad) -> str | None`, replaces that label
+    per edge (None keeps the default: the local gradient if `edge_labels`,
+    else nothing). `highlight` is a collection of Values drawn emphasised,
+    with the edges between them (Values not in the graph are ignored).
+    `clusters=False` draws no module boxes. Graphs with more than `max_nodes`
+    Values raise ValueError (None: no limit).
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"to_digraph() needs a Value to draw, got {type(root).__qualname__}")
+    if rankdir not in ("LR", "TB"):
+        raise ValueError(
+            f'rankdir must be "LR" (left to right) or "TB" (top to bottom), got {rankdir!r}'
+        )
+    if max_nodes is not None and (
+        isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1
+    ):
+        raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
+    if edge_label is not None and not callable(edge_label):
+        raise TypeError(
+            "edge_label must be a callable (child, parent, local_grad) -> str | None, "
+            f"got {type(edge_label).__qualname__}"
+        )
+    marked: set[Value] = set()
+    for v in highlight or ():
+        if not isinstance(v, Value):
+            raise TypeError(f"highlight must hold Values, got {type(v).__qualname__}: {v!r}")
+        marked.add(v)
+
+    order = topological_order(root)
+    if max_nodes is not None and len(order) > max_nodes:
+        raise ValueError(
+            f"this graph has {len(order)} Value nodes, more than max_nodes={max_nodes}: "
+            "too many to read in one drawing. Draw one example instead (e.g. the model "
+            "applied to a single input, or the loss of one data point), or raise max_nodes."
+        )
+    ids = {node: f"v{i}" for i, node in enumerate(order)}
+    uses = consumer_counts(order)
+
+    dot = graphviz.Digraph(
+        name="autograd",
+        graph_attr={"rankdir": rankdir},
+        node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9"},
+    )
+
+    def add_nodes(graph: graphviz.Digraph, nodes: list[Value]) -> None:
+        for node in nodes:
+            attrs = {"shape": "record", "label": _value_label(node, uses[node])}
+            if uses[node] > 1:
+                attrs.update(color=_FAN_OUT_COLOR, penwidth="2")
+            if node in marked:
+                attrs.update(
+                    color=_HIGHLIGHT_COLOR, penwidth="3", style="filled", fillcolor="mistyrose"
+                )
+            graph.node(ids[node], **attrs)
+            if not node.is_leaf:
+                op_attrs = {"shape": "ellipse", "label": _op_label(node)}
+                if node in marked:
+                    op_attrs.update(color=_HIGHLIGHT_COLOR, penwidth="3")
+                graph.node(ids[node] + "_op", **op_attrs)
+
+    if clusters:
+        owner = module_paths(order)
+        _add_clusters(dot, order, owner, add_nodes)
+        top = [node for node in order if owner[node] is None]
+    else:
+        top = order
+    add_nodes(dot, top)
+
+    for node in order:
+        if node.is_leaf:
+            continue
+        op_id = ids[node] + "_op"
+        for parent, local in node.parents:
+            attrs = {}
+            text = edge_label(node, parent, local) if edge_label is not None else None
+            if text is None and edge_labels:
+                text = _num(local)
+            if text is not None:
+                attrs["label"] = str(text)
+            if node in marked and parent in marked:
+                attrs.update(color=_HIGHLIGHT_COLOR, penwidth="3")
+            dot.edge(ids[parent], op_id, **attrs)
+        attrs = {"color": _HIGHLIGHT_COLOR, "penwidth": "3"} if node in marked else {}
+        dot.edge(op_id, ids[node], **attrs)
+    return dot
+
+
+draw_dot = to_digraph
+
+
+def _add_clusters(
+    dot: graphviz.Digraph,
+    order: list[Value],
+    owner: dict[Value, str | None],
+    add_nodes: Callable[[graphviz.Digraph, list[Value]], None],
+) -> None:
+    """Nested `cluster_*` subgraphs, in order of first appearance."""
+    members: dict[str, list[Value]] = {}
+    for node in order:
+        path = owner[node]
+        if path is not None:
+            members.setdefault(path, []).append(node)
+    # Every cluster with its enclosing ones, in first-appearance order.
+    children: dict[str | None, list[str]] = {}
+    known: set[str] = set()
+    for path in members:
+        chain = [*_cluster_ancestors(path), path]
+        parent = None
+        for p in chain:
+            if p not in known:
+                known.add(p)
+                children.setdefault(parent, []).append(p)
+            parent = p
+    names = {p: f"cluster_{p}" for p in known}  # graphviz boxes `cluster*` subgraphs
+    _emit(dot, children, members, names, add_nodes)
+
+
+def _emit(
+    dot: graphviz.Digraph,
+    children: dict[str | None, list[str]],
+    members: dict[str, list[Value]],
+    names: dict[str, str],
+    add_nodes: Callable[[graphviz.Digraph, list[Value]], None],
+) -> None:
+    # graphviz builds a subgraph with `dot.subgraph(sub)` after `sub` is
+    # complete, so build innermost first: a post-order over the cluster tree.
+    built: dict[str, graphviz.Digraph] = {}
+    stack: list[tuple[str, bool]] = [(p, False) for p in reversed(children.get(None, []))]
+    while stack:
+        path, expanded = stack.pop()
+        if not expanded:
+            stack.append((path, True))
+            stack.extend((c, False) for c in reversed(children.get(path, [])))
+            continue
+        sub = graphviz.Digraph(name=names[path])
+        sub.attr(
+            label=_cluster_title(path),
+            tooltip=path,
+            style="rounded,dashed",
+            color="gray40",
+            fontname="Helvetica",
+        )
+        add_nodes(sub, members.get(path, []))
+        for c in children.get(path, []):
+            sub.subgraph(built.pop(c))
+        built[path] = sub
+    for p in children.get(None, []):
+        dot.subgraph(built.pop(p))
+
+
+# ---------------------------------------------------------------------------
+# Rendering.
+
+
+def _pipe_svg(dot: graphviz.Digraph) -> bytes:
+    """Run `dot -Tsvg` (a separate function so tests can replace it)."""
+    return dot.pipe(format="svg")
+
+
+def render_svg(
+    root: Value, path: str | os.PathLike[str] | None = None, **kwargs: Any
+) -> Path | str:
+    """Render the graph behind `root` to SVG: the file's Path if `path` is given, else the text.
+
+    Keyword arguments go to `to_digraph`. The file is written atomically (a
+    temporary file in the same directory, then a rename), so a failed render
+    leaves an existing file untouched. Raises `GraphvizNotFound`, saying how
+    to install Graphviz, when `dot` is missing.
+    """
+    dot = to_digraph(root, **kwargs)
+    target = None
+    if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or a path, got {type(path).__qualname__}")
+        target = Path(path)
+        if not target.parent.is_dir():
+            raise FileNotFoundError(
+                f"cannot write {str(target)!r}: the directory {str(target.parent)!r} does not exist"
+            )
+    try:
+        svg = _pipe_svg(dot)
+    except graphviz.ExecutableNotFound as e:
+        raise GraphvizNotFound(_INSTALL_HINT) from e
+    if target is None:
+        return svg.decode("utf-8")
+    _write_atomically(target, svg)
+    return target
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,264 @@
+"""Engine benchmark: micrograd's demo training step, memory per node, deep graphs.
+
+Runs side by side in one process, with Python's default GC settings:
+
+1. micrograd's demo step (MLP(2, [16, 16, 1]), 100 two-moons points, SVM
+   max-margin loss + 1e-4 L2, forward + backward + SGD) on micrograd 0.1.0 and
+   on this library, from the same initial weights; checks the losses agree to
+   1e-12 and prints ms per step (median of interleaved repetitions), µs per
+   node for forward and backward, and the ratios.
+2. Python memory per graph node (tracemalloc) for the demo graph and for
+   graphs of elementary operations, against micrograd's.
+3. A 1,000,000-node chain and a 200,000-term `sum()` taken backward at the
+   default recursion limit.
+
+Run: `python bench/bench_engine.py` (needs `pip install micrograd==0.1.0`, the
+`bench` extra). `--quick` runs fewer repetitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from autograd_core import Value, topological_order  # noqa: E402
+from nn import MLP  # noqa: E402
+from nn.data import moons  # noqa: E402
+
+try:
+    import micrograd.engine as mg_engine
+    import micrograd.nn as mg_nn
+except ImportError:  # pragma: no cover - a benchmark-only dependency
+    sys.exit("bench_engine: micrograd 0.1.0 is needed: pip install micrograd==0.1.0")
+
+
+# ---------------------------------------------------------------------------
+# The demo step, written once for both libraries: they share the Value API.
+
+
+def demo_step(model, X, y, k: int, value_cls) -> tuple[float, float, float, object]:
+    """One step of micrograd's demo; returns (loss, t_forward, t_backward, root)."""
+    t0 = time.perf_counter()
+    inputs = [[value_cls(v) for v in row] for row in X] if value_cls else X
+    scores = list(map(model, inputs))
+    losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    reg_loss = 1e-4 * sum(p * p for p in model.parameters())
+    total = data_loss + reg_loss
+    t1 = time.perf_counter()
+    for p in model.parameters():
+        p.grad = 0.0
+    total.backward()
+    lr = 1.0 - 0.9 * k / 100
+    for p in model.parameters():
+        p.data -= lr * p.grad
+    t2 = time.perf_counter()
+    return total.data, t1 - t0, t2 - t1, total
+
+
+def micrograd_nodes(root) -> int:
+    seen, stack = set(), [root]
+    while stack:
+        v = stack.pop()
+        if v not in seen:
+            seen.add(v)
+            stack.extend(v._prev)
+    return len(seen)
+
+
+def make_models(seed: int):
+    random.seed(seed)  # micrograd draws its initial weights from `random`
+    theirs = mg_nn.MLP(2, [16, 16, 1])
+    ours = MLP(2, [16, 16, 1], seed=seed)
+    ps, qs = theirs.parameters(), ours.parameters()
+    assert len(ps) == len(qs) == 337, (len(ps), len(qs))
+    for p, q in zip(ps, qs):
+        q.data = p.data
+    return theirs, ours
+
+
+def bench_demo(reps: int) -> dict:
+    X, y = moons(100, noise=0.1, seed=1)
+    theirs, ours = make_models(1337)
+
+    # Same losses, step by step, from the same weights: Value arithmetic is the
+    # same IEEE arithmetic in the same order (b + w1 x1 + w2 x2 + ...).
+    worst = 0.0
+    for k in range(3):
+        lt = demo_step(theirs, X, y, k, mg_engine.Value)[0]
+        lo = demo_step(ours, X, y, k, None)[0]
+        worst = max(worst, abs(lt - lo))
+    if worst > 1e-12:
+        sys.exit(f"bench_engine: losses differ by {worst:.3g} (> 1e-12)")
+
+    nodes_theirs = micrograd_nodes(demo_step(theirs, X, y, 3, mg_engine.Value)[3])
+    nodes_ours = len(topological_order(demo_step(ours, X, y, 3, None)[3]))
+
+    # Interleaved repetitions, so drifting machine load hits both alike.
+    rt, ro = [], []
+    for k in range(reps):
+        rt.append(demo_step(theirs, X, y, 4 + k, mg_engine.Value))
+        ro.append(demo_step(ours, X, y, 4 + k, None))
+
+    def med(rows, i):
+        return statistics.median(r[i] for r in rows)
+
+    return {
+        "loss_diff": worst,
+        "theirs": {"fwd": med(rt, 1), "bwd": med(rt, 2), "nodes": nodes_theirs},
+        "ours": {"fwd": med(ro, 1), "bwd": med(ro, 2), "nodes": nodes_ours},
+    }
+
+
+# ---------------------------------------------------------------------------
+# Memory per node.
+
+
+def elementary_graphs(value_cls, params: list, copies: int = 100) -> list:
+    """`copies` forward passes of the demo MLP written with * and + only."""
+    roots = []
+    for c in range(copies):
+        it = iter(params)
+        xs = [value_cls(0.5 + c / copies), value_cls(-0.25)]
+        for nin, nout, act in ((2, 16, True), (16, 16, True), (16, 1, False)):
+            outs = []
+            for _ in range(nout):
+                w = [next(it) for _ in range(nin)]
+                b = next(it)
+                s = sum((wi * xi for wi, xi in zip(w, xs)), b)
+                outs.append(s.relu() if act else s)
+            xs = outs
+        roots.append(xs[0])
+    return roots
+
+
+def traced_bytes(build: Callable[[], object]) -> tuple[float, int]:
+    """Bytes allocated by `build()` that are still alive, and its node count."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    root = build()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return after - before, root
+
+
+def bench_memory() -> list[tuple[str, float, float | None]]:
+    X, y = moons(100, noise=0.1, seed=1)
+    theirs, ours = make_models(1337)
+    rows = []
+
+    def ours_demo():
+        return demo_step(ours, X, y, 0, None)[3]
+
+    def theirs_demo():
+        return demo_step(theirs, X, y, 0, mg_engine.Value)[3]
+
+    b_o, r_o = traced_bytes(ours_demo)
+    n_o = len(topological_order(r_o))
+    b_t, r_t = traced_bytes(theirs_demo)
+    n_t = micrograd_nodes(r_t)
+    rows.append(("demo step graph, per node", b_o / n_o, b_t / n_t))
+    del r_o, r_t
+
+    # Elementary operations: the same network written as w*x products and sums
+    # (no fused `linear` node), so that each node is one scalar operation.
+    for value_cls, model, count in (
+        (Value, ours, lambda r: len(topological_order(r))),
+        (mg_engine.Value, theirs, micrograd_nodes),
+    ):
+        b, roots = traced_bytes(partial(elementary_graphs, value_cls, model.parameters()))
+        # Parameters existed before and are reachable from every root.
+        per_node = b / (sum(count(r) for r in roots) - len(roots) * 337)
+        rows.append(per_node)
+    rows[-2:] = [("elementary ops (MLP without fusion), per node", rows[-2], rows[-1])]
+
+    def chain():
+        x = Value(1.0)
+        for _ in range(100_000):
+            x = x * 1.000001 + 0.5
+        return x
+
+    b, r = traced_bytes(chain)
+    rows.append(("chain of x*c + c, per node", b / len(topological_order(r)), None))
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# Deep and wide graphs at the default recursion limit.
+
+
+def bench_deep() -> list[tuple[str, float, bool]]:
+    limit = sys.getrecursionlimit()
+    out = []
+    t = time.perf_counter()
+    x = Value(0.0)
+    c = x
+    for _ in range(1_000_000):
+        c = c + 1.0
+    c.backward()
+    out.append(("1,000,000-node chain, build + backward", time.perf_counter() - t, x.grad == 1.0))
+    del c
+    t = time.perf_counter()
+    xs = [Value(float(i)) for i in range(200_000)]
+    s = sum(xs)
+    s.backward()
+    ok = all(v.grad == 1.0 for v in xs) and s.data == sum(range(200_000))
+    out.append(("200,000-term sum(), build + backward", time.perf_counter() - t, ok))
+    assert sys.getrecursionlimit() == limit
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args(argv)
+    reps = 3 if args.quick else 7
+
+    print(f"Python {sys.version.split()[0]}, gc thresholds {gc.get_threshold()} (default)")
+    d = bench_demo(reps)
+    t, o = d["theirs"], d["ours"]
+    step_t, step_o = t["fwd"] + t["bwd"], o["fwd"] + o["bwd"]
+    print(f"\nmicrograd demo step (median of {reps} interleaved runs each)")
+    print(f"  same loss: largest difference over 3 steps {d['loss_diff']:.1e} (<= 1e-12)")
+    print(f"  {'':26}{'micrograd 0.1.0':>18}{'autograd_core':>16}{'ratio':>9}")
+
+    def row(name: str, a: float, b: float, unit: float = 1e3, fmt: str = ".1f") -> None:
+        print(f"  {name:26}{a * unit:18{fmt}}{b * unit:16{fmt}}{a / b:8.1f}x")
+
+    row("step, ms", step_t, step_o)
+    row("forward, ms", t["fwd"], o["fwd"])
+    row("backward + SGD, ms", t["bwd"], o["bwd"])
+    print(f"  {'graph nodes':26}{t['nodes']:18,}{o['nodes']:16,}")
+    row("forward, µs per node", t["fwd"] / t["nodes"], o["fwd"] / o["nodes"], 1e6, ".2f")
+    row("backward, µs per node", t["bwd"] / t["nodes"], o["bwd"] / o["nodes"], 1e6, ".2f")
+    print(
+        "  (our MLP computes each neuron's w·x+b as one `linear` node; "
+        f"{t['nodes'] / o['nodes']:.1f}x fewer nodes)"
+    )
+
+    print("\nPython memory per graph node (tracemalloc, graph alive)")
+    print(f"  {'':48}{'autograd_core':>14}{'micrograd':>11}")
+    for name, ours_b, theirs_b in bench_memory():
+        th = f"{theirs_b:11.0f}" if theirs_b is not None else f"{'':>11}"
+        ratio = f"  {theirs_b / ours_b:.1f}x less" if theirs_b is not None else ""
+        print(f"  {name:48}{ours_b:14.0f}{th}{ratio}")
+
+    print(f"\nDeep and wide graphs at the default recursion limit ({sys.getrecursionlimit()})")
+    for name, seconds, ok in bench_deep():
+        print(f"  {name:42}{seconds:7.2f} s   gradients {'right' if ok else 'WRONG'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

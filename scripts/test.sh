@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite, notebooks included: set up if needed, then pytest.
+# Extra arguments go to pytest.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$ROOT"
+exec "$PY" -m pytest -q -n 2 "$@"

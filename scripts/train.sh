@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The main job: set up if needed, then train micrograd's demo network on the
+# built-in two-moons data, writing weights, plots and the SVG graph to out/.
+# Extra arguments go to `python -m nn train` (see --help).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$ROOT"
+exec "$PY" -m nn train --out out "$@"
