@@ -2,7 +2,9 @@
 
 `Value` and its operations live in `engine`; everything else only reads the
 graphs they build: `draw` (Graphviz, SVG), `graph` (statistics), `gradcheck`
-(finite differences), `anomaly` (where a NaN came from).
+(finite differences), `anomaly` (where a NaN came from), `explain` (the
+chain rule written out, path by path); `functional` turns functions of floats
+into their gradients and Hessians.
 """
 
 from autograd_core.anomaly import AnomalyError, detect_anomaly
@@ -13,12 +15,21 @@ from autograd_core.engine import (
     Op,
     Value,
     detach,
+    enable_grad,
     is_grad_enabled,
     linear,
     no_grad,
     primitive,
     topological_order,
 )
+from autograd_core.explain import (
+    BackwardTrace,
+    PathExplanation,
+    backward_trace,
+    draw_explained,
+    explain_paths,
+)
+from autograd_core.functional import grad, hessian, hvp, value_and_grad
 from autograd_core.gradcheck import GradcheckError, gradcheck, numerical_gradient
 from autograd_core.graph import GraphStats, graph_stats
 
@@ -31,7 +42,17 @@ __all__ = [
     "GraphvizNotFound",
     "Op",
     "Value",
+    "BackwardTrace",
+    "PathExplanation",
+    "backward_trace",
     "detach",
+    "draw_explained",
+    "enable_grad",
+    "explain_paths",
+    "grad",
+    "hessian",
+    "hvp",
+    "value_and_grad",
     "detect_anomaly",
     "draw_dot",
     "gradcheck",

@@ -35,6 +35,7 @@ __all__ = [
     "Op",
     "Value",
     "detach",
+    "enable_grad",
     "is_grad_enabled",
     "linear",
     "no_grad",
@@ -73,16 +74,14 @@ def _leave_slow() -> None:
         _slow -= 1
 
 
-class no_grad:
-    """Context manager and decorator under which operations record no parents.
+class _GradMode:
+    """Sets, for this thread, whether operations record their parents."""
 
-    Thread-local, like PyTorch's: other threads keep building graphs. Use it for
-    parameter updates and evaluation, where a graph would only cost memory.
-    """
+    enabled: bool
 
-    def __enter__(self) -> no_grad:
+    def __enter__(self) -> _GradMode:
         self._prev = _state.grad_enabled
-        _state.grad_enabled = False
+        _state.grad_enabled = self.enabled
         _enter_slow()
         return self
 
@@ -95,10 +94,26 @@ class no_grad:
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
+            with type(self)():
                 return func(*args, **kwargs)
 
         return wrapper
+
+
+class no_grad(_GradMode):
+    """Context manager and decorator under which operations record no parents.
+
+    Thread-local, like PyTorch's: other threads keep building graphs. Use it for
+    parameter updates and evaluation, where a graph would only cost memory.
+    """
+
+    enabled = False
+
+
+class enable_grad(_GradMode):
+    """Record parents again inside a `no_grad()` block (thread-local)."""
+
+    enabled = True
 
 
 def is_grad_enabled() -> bool:
@@ -845,7 +860,7 @@ def _backward_checked(order: list[Value], anomaly: Any) -> None:
 def _backward_graph(order: list[Value]) -> None:
     # Re-run each rule on the node's operands as Values, so that the local
     # derivatives, and with them every gradient, are differentiable Values.
-    with _grad_recording():
+    with enable_grad():
         for node in reversed(order):
             operands = node.operands
             local = node._op.rule(VALUE, *operands)
@@ -853,16 +868,6 @@ def _backward_graph(order: list[Value]) -> None:
             for operand, d in zip(operands, local[1:]):
                 if operand.__class__ is Value:
                     operand.grad = operand.grad + d * upstream
-
-
-@contextmanager
-def _grad_recording() -> Iterator[None]:
-    prev = _state.grad_enabled
-    _state.grad_enabled = True
-    try:
-        yield
-    finally:
-        _state.grad_enabled = prev
 
 
 # ---------------------------------------------------------------------------
