@@ -1,0 +1,391 @@
+"""The command line: `python -m nn train` (or `autograd-train train`).
+
+With no options it reproduces micrograd's demo: two moons (100 points,
+noise 0.1), MLP(2, [16, 16, 1]) with relu, hinge loss + 1e-4 * L2, 100 steps
+of SGD with learning rate 1.0 - 0.9*k/100. It shows progress, prints the
+final loss and accuracy, and writes to `--out`: weights.json, loss.png,
+decision_boundary.png (2-D classification only) and network.svg.
+
+Bad options and values end with one line on stderr and exit status 2; a
+run that fails (a loss that overflows, a folder that cannot be written)
+ends with one line and status 1. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from nn import plots
+from nn.data import DATASETS
+from nn.layers import ACTIVATIONS, INITS, MLP
+from nn.losses import LOSSES
+from nn.train import History, train
+
+__all__ = ["main"]
+
+CLASSIFICATION_LOSSES = ("hinge", "bce", "bce-logits", "softmax-ce")
+
+
+class UsageError(Exception):
+    """A bad option or value: one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see --help)")
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except where there is none or the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+# ---------------------------------------------------------------------------
+# Option values.
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
+def _number(low: float, low_ok: bool) -> Any:
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(x) or x < low or (x == low and not low_ok):
+            bound = f">= {low:g}" if low_ok else f"> {low:g}"
+            raise argparse.ArgumentTypeError(f"expected a finite number {bound}, got {text!r}")
+        return x
+
+    return parse
+
+
+def _layers(text: str) -> list[int]:
+    parts = text.split(",")
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected layer sizes like 16,16,1 (positive integers, comma-separated), got {text!r}"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _lr(text: str) -> str | float:
+    if text in ("demo", "auto"):
+        return text
+    try:
+        return _number(0.0, False)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto', 'demo' (1.0 - 0.9*k/steps) or a number > 0, got {text!r}"
+        ) from None
+
+
+def _seed(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+
+
+# ---------------------------------------------------------------------------
+# The parser.
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser (exposed so docs and tests can read the options)."""
+    parser = _Parser(
+        prog=prog,
+        description="Train small neural networks built on autograd_core.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    t = commands.add_parser(
+        "train",
+        help="train an MLP on a built-in data set (defaults: micrograd's two-moons demo)",
+        description=(
+            "Train an MLP with SGD on a built-in data set. The defaults reproduce micrograd's "
+            "demo: two moons, MLP(2, [16, 16, 1]), hinge loss + 1e-4 L2, 100 steps, "
+            "learning rate 1.0 - 0.9*k/100. Writes weights.json, loss.png, "
+            "decision_boundary.png and network.svg to --out."
+        ),
+        formatter_class=_Help,
+    )
+    t.add_argument(
+        "--data",
+        default="moons",
+        choices=list(DATASETS),
+        metavar="NAME",
+        help="data set: " + ", ".join(DATASETS),
+    )
+    t.add_argument(
+        "--n",
+        type=_positive_int,
+        default=None,
+        help="number of points for moons, circles, spirals (default 100)",
+    )
+    t.add_argument(
+        "--noise",
+        type=_number(0.0, True),
+        default=None,
+        help="noise for moons, circles, spirals (default: 0.1 for moons, 0.05 otherwise)",
+    )
+    t.add_argument(
+        "--layers",
+        type=_layers,
+        default=[16, 16, 1],
+        metavar="SIZES",
+        help="neurons per layer, comma-separated, the last being the output layer "
+        "(default 16,16,1; softmax-ce needs 2 outputs)",
+    )
+    t.add_argument(
+        "--activation", default="relu", choices=ACTIVATIONS, help="activation of the hidden layers"
+    )
+    t.add_argument(
+        "--output-activation",
+        default="auto",
+        choices=("auto", *ACTIVATIONS),
+        help="activation of the last layer; auto: sigmoid for bce, else linear",
+    )
+    t.add_argument(
+        "--init",
+        default="uniform",
+        choices=INITS,
+        help="weight initialisation: micrograd's uniform(-1, 1), Xavier/Glorot or He",
+    )
+    t.add_argument(
+        "--loss",
+        default="auto",
+        choices=("auto", *LOSSES),
+        help="loss; auto: hinge for classification, mse for regression (sleep-study)",
+    )
+    t.add_argument(
+        "--l2",
+        type=_number(0.0, True),
+        default=1e-4,
+        help="weight of the L2 penalty sum(p*p) added to the loss",
+    )
+    t.add_argument(
+        "--lr",
+        type=_lr,
+        default="auto",
+        help="learning rate: a number, 'demo' for 1.0 - 0.9*k/steps at step k, or 'auto': "
+        "demo for classification, 0.1 for regression (sleep-study diverges at demo rates)",
+    )
+    t.add_argument(
+        "--momentum", type=_number(0.0, True), default=0.0, help="SGD momentum, in [0, 1)"
+    )
+    t.add_argument("--steps", type=_positive_int, default=100, help="training steps")
+    t.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="examples per step (default: all of them, full batch)",
+    )
+    t.add_argument(
+        "--tol",
+        type=_number(0.0, True),
+        default=None,
+        help="stop once the loss changes by less than this between steps",
+    )
+    t.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of the data, the initial weights and the batches",
+    )
+    t.add_argument("--out", default="out", metavar="DIR", help="folder for the output files")
+    t.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (it is shown only on a terminal anyway)",
+    )
+    return parser
+
+
+# ---------------------------------------------------------------------------
+# The run.
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Checks that need several options together; raise UsageError."""
+    dataset = DATASETS[args.data]
+    if args.loss == "auto":
+        args.loss = "mse" if dataset.is_regression else "hinge"
+    if dataset.is_regression and args.loss in CLASSIFICATION_LOSSES:
+        raise UsageError(
+            f"--loss {args.loss} needs classes, but {args.data} is a regression data set; "
+            "use mse or sse"
+        )
+    if not dataset.sized and (args.n is not None or args.noise is not None):
+        sized = ", ".join(d.name for d in DATASETS.values() if d.sized)
+        raise UsageError(f"--n and --noise apply to {sized}, not {args.data}")
+    outputs = 2 if args.loss == "softmax-ce" else 1
+    if args.layers[-1] != outputs:
+        raise UsageError(
+            f"--loss {args.loss} needs {outputs} output neuron(s), but --layers ends with "
+            f"{args.layers[-1]}"
+        )
+    if args.momentum >= 1:
+        raise UsageError(f"--momentum must be in [0, 1), got {args.momentum:g}")
+    if args.lr == "auto":
+        args.lr = 0.1 if dataset.is_regression else "demo"
+    if args.output_activation == "auto":
+        args.output_activation = "sigmoid" if args.loss == "bce" else "linear"
+    if args.loss == "bce" and args.output_activation != "sigmoid":
+        raise UsageError(
+            "--loss bce needs probabilities: use --output-activation sigmoid (or bce-logits)"
+        )
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out!r} exists and is not a folder")
+
+
+def _load_data(args: argparse.Namespace) -> tuple[list, list]:
+    dataset = DATASETS[args.data]
+    if dataset.is_regression:
+        return dataset.make()
+    signed = args.loss == "hinge"
+    if dataset.sized:
+        kwargs: dict[str, Any] = {"n": args.n or 100, "seed": args.seed, "signed": signed}
+        if args.noise is not None:
+            kwargs["noise"] = args.noise
+        return dataset.make(**kwargs)
+    return dataset.make(signed=signed)
+
+
+def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)  # before training: fail fast if it cannot be made
+    X, y = _load_data(args)
+    model = MLP(
+        len(X[0]),
+        args.layers,
+        activation=args.activation,
+        output_activation=args.output_activation,
+        init=args.init,
+        seed=args.seed,
+    )
+    steps = args.steps
+    if args.lr == "demo":
+        lr: Any = lambda k: 1.0 - 0.9 * k / steps  # noqa: E731  (micrograd: 1.0 - 0.9*k/100)
+        lr_text = f"1.0 - 0.9*k/{steps}"
+    else:
+        lr, lr_text = args.lr, f"{args.lr:g}"
+    l2_text = f" + {args.l2:g} * L2" if args.l2 else ""
+    print(
+        f"data {args.data} ({len(X)} points) | {model!r}, {len(model.parameters())} parameters | "
+        f"loss {args.loss}{l2_text} | lr {lr_text} | {steps} steps",
+        file=out,
+    )
+    started = time.perf_counter()
+    history: History = train(
+        model,
+        X,
+        y,
+        loss=args.loss,
+        steps=steps,
+        lr=lr,
+        momentum=args.momentum,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        l2=args.l2,
+        tol=args.tol,
+        progress=False if args.no_progress else None,
+    )
+    seconds = time.perf_counter() - started
+    acc = (
+        "n/a (regression)"
+        if history.final_accuracy is None
+        else f"{100 * history.final_accuracy:.1f}%"
+    )
+    early = " (stopped early: loss changed less than --tol)" if history.stopped_early else ""
+    print(
+        f"final loss {history.final_loss:.6g}  accuracy {acc}  after {history.steps} steps "
+        f"in {seconds:.1f} s{early}",
+        file=out,
+    )
+    first = [i for i, a in enumerate(history.accuracy) if a == 1.0]
+    if first:
+        print(f"100% training accuracy first reached at step {first[0]}", file=out)
+
+    written = [model.save(folder / "weights.json")]
+    title = f"{args.data}: {model!r}"
+    pictures: list[tuple[str, Callable[[], Path]]] = [
+        ("loss.png", lambda: plots.loss_curve(history, folder / "loss.png", title=title))
+    ]
+    dataset = DATASETS[args.data]
+    if dataset.nin == 2 and not dataset.is_regression and args.layers[-1] == 1:
+        # scores and logits split at 0; probabilities and 0/1 regression at 0.5
+        threshold = 0.0 if args.loss in ("hinge", "bce-logits") else 0.5
+        boundary = folder / "decision_boundary.png"
+
+        def draw_boundary() -> Path:
+            return plots.decision_boundary(model, X, y, boundary, threshold=threshold, title=title)
+
+        pictures.append((boundary.name, draw_boundary))
+    else:
+        print(
+            "note: decision_boundary.png is drawn only for 2-D classification with one output",
+            file=err,
+        )
+    pictures.append(("network.svg", lambda: plots.network_svg(model, X[0], folder / "network.svg")))
+    for name, draw in pictures:
+        # A missing optional package (matplotlib, the drawing module) or Graphviz's
+        # `dot` costs that one picture, not the run.
+        try:
+            written.append(draw())
+        except ImportError as e:
+            print(f"note: {name} skipped: {e}", file=err)
+        except (RuntimeError, subprocess.SubprocessError) as e:
+            print(f"note: {name} skipped: {type(e).__name__}: {e}", file=err)
+    print("wrote " + ", ".join(str(p) for p in written), file=out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with `argv` (default: sys.argv[1:]); returns the exit status."""
+    prog = "python -m nn" if Path(sys.argv[0]).name == "__main__.py" else "autograd-train"
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+        _check(args)
+    except UsageError as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    try:
+        return _run(args, sys.stdout, sys.stderr)
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    except (ArithmeticError, ValueError, TypeError, OSError) as e:
+        print(f"{parser.prog}: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Losses, written only with Value operations.
+
+No loss here has a derivative of its own: each is a formula over engine ops,
+so its gradient comes from the engine's op rules and nothing else. The
+numerically careful ones (cross-entropy from logits, softmax) are careful in
+the formula: they rearrange it so that no intermediate overflows.
+
+Every loss takes predictions (a Value or number, or a list of them, one per
+example) and targets of the same length, and returns one Value. Means are
+`sum(terms) * (1.0 / n)`, the way micrograd's demo writes them, so results
+match it to the last bit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from autograd_core.engine import Value
+
+__all__ = [
+    "LOSSES",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "hinge",
+    "l2_penalty",
+    "log_sum_exp",
+    "mse",
+    "softmax_cross_entropy",
+    "sse",
+]
+
+Number = int | float
+Scalar = Value | Number
+
+
+def _batch(predictions: Any, targets: Any, name: str) -> tuple[list, list]:
+    """Predictions and targets as two equal-length, non-empty lists."""
+    if isinstance(predictions, (Value, int, float)):
+        predictions = [predictions]
+    if isinstance(targets, (int, float)) and not isinstance(targets, bool):
+        targets = [targets]
+    if not isinstance(predictions, Sequence) or not isinstance(targets, Sequence):
+        raise TypeError(
+            f"{name} needs predictions and targets as Values/numbers or lists of them, got "
+            f"{type(predictions).__name__} and {type(targets).__name__}"
+        )
+    if len(predictions) != len(targets):
+        raise ValueError(
+            f"{name} needs one target per prediction, got {len(predictions)} predictions "
+            f"and {len(targets)} targets"
+        )
+    if not predictions:
+        raise ValueError(f"{name} needs at least one prediction")
+    return list(predictions), list(targets)
+
+
+def _target(t: object, name: str) -> float:
+    if isinstance(t, bool) or not isinstance(t, (int, float)):
+        raise TypeError(f"{name} targets must be numbers, got {type(t).__name__}: {t!r}"[:200])
+    t = float(t)
+    if not math.isfinite(t):
+        raise ValueError(f"{name} targets must be finite, got {t!r}")
+    return t
+
+
+def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Scalar, float]]:
+    """(prediction, target) pairs; a model with several outputs gives one pair per output."""
+    preds, targs = _batch(predictions, targets, name)
+    pairs = []
+    for p, t in zip(preds, targs):
+        if isinstance(p, (list, tuple)):  # several outputs, several targets
+            if not isinstance(t, (list, tuple)) or len(t) != len(p):
+                raise ValueError(
+                    f"{name}: a prediction with {len(p)} outputs needs as many targets, got {t!r}"[
+                        :200
+                    ]
+                )
+            pairs.extend((_value(pi, name), _target(ti, name)) for pi, ti in zip(p, t))
+        else:
+            pairs.append((_value(p, name), _target(t, name)))
+    return pairs
+
+
+def _value(p: object, name: str) -> Value:
+    """A prediction as a Value (a plain number becomes a leaf), so every loss returns a Value."""
+    if isinstance(p, Value):
+        return p
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise TypeError(
+            f"{name} predictions must be Values or numbers, got {type(p).__name__}: {p!r}"[:200]
+        )
+    return Value(p)
+
+
+def _mean(terms: list) -> Value:
+    return sum(terms) * (1.0 / len(terms))
+
+
+# ---------------------------------------------------------------------------
+# Regression.
+
+
+def mse(predictions: Any, targets: Any) -> Value:
+    """Mean squared error: mean of (prediction - target)**2."""
+    return _mean([(p - t) ** 2 for p, t in _pairs(predictions, targets, "mse")])
+
+
+def sse(predictions: Any, targets: Any) -> Value:
+    """Sum of squared errors with the 1/2 of seeds 001 and 002: 0.5 * sum((y - yhat)**2).
+
+    The 1/2 cancels the 2 of the derivative, so d/dyhat = yhat - y.
+    """
+    return 0.5 * sum((t - p) ** 2 for p, t in _pairs(predictions, targets, "sse"))
+
+
+# ---------------------------------------------------------------------------
+# Binary classification.
+
+
+def hinge(scores: Any, targets: Any) -> Value:
+    """SVM max-margin loss, mean of relu(1 - y*score) with targets -1 or +1 (micrograd's demo)."""
+    terms = []
+    for s, y in _pairs(scores, targets, "hinge"):
+        if y not in (-1.0, 1.0):
+            raise ValueError(f"hinge targets must be -1 or +1, got {y!r}")
+        terms.append((1 + -y * s).relu())
+    return _mean(terms)
+
+
+def binary_cross_entropy(probabilities: Any, targets: Any) -> Value:
+    """-mean(y*log(p) + (1-y)*log(1-p)) for probabilities p in (0, 1), targets in [0, 1].
+
+    A term whose weight is 0 is left out, so p = 1 with y = 1 costs nothing
+    instead of failing on log(0). A confident wrong answer (p = 1 with y = 0)
+    is an infinite loss: raised as ValueError, pointing to the logits form.
+    """
+    terms = []
+    for p, y in _pairs(probabilities, targets, "binary_cross_entropy"):
+        if not 0.0 <= y <= 1.0:
+            raise ValueError(f"binary_cross_entropy targets must be in [0, 1], got {y!r}")
+        pd = p.data
+        if not 0.0 <= pd <= 1.0:
+            raise ValueError(
+                f"binary_cross_entropy needs probabilities in [0, 1], got {pd!r}; "
+                "for raw scores use binary_cross_entropy_with_logits"
+            )
+        if (y > 0 and pd == 0.0) or (y < 1 and pd == 1.0):
+            raise ValueError(
+                f"binary_cross_entropy is infinite for probability {pd!r} with target {y!r}; "
+                "binary_cross_entropy_with_logits stays finite"
+            )
+        term = y * p.log() if y > 0 else None
+        if y < 1:
+            rest = (1 - y) * (1 - p).log()
+            term = rest if term is None else term + rest
+        terms.append(-term)
+    return _mean(terms)
+
+
+def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Value:
+    """Cross-entropy of sigmoid(z) against y in [0, 1], stable for any logit z.
+
+    Written as max(z, 0) - z*y + log(1 + exp(-|z|)): the same function as
+    -y*log(sigmoid(z)) - (1-y)*log(1 - sigmoid(z)), but exp only ever sees a
+    number <= 0, so it cannot overflow, and log's argument stays in [1, 2].
+    """
+    terms = []
+    for z, y in _pairs(logits, targets, "binary_cross_entropy_with_logits"):
+        if not 0.0 <= y <= 1.0:
+            raise ValueError(
+                f"binary_cross_entropy_with_logits targets must be in [0, 1], got {y!r}"
+            )
+        terms.append(z.relu() - z * y + (1 + (-abs(z)).exp()).log())
+    return _mean(terms)
+
+
+# ---------------------------------------------------------------------------
+# Several classes.
+
+
+def log_sum_exp(logits: Sequence[Scalar]) -> Value:
+    """log(sum(exp(z_i))) computed as m + log(sum(exp(z_i - m))), m the largest z_i.
+
+    Every exp then sees a number <= 0: no overflow, and the largest term is
+    exactly 1, so the log never sees 0. The gradient through m cancels, as it
+    must, because the result does not depend on the choice of m.
+    """
+    zs = [z if isinstance(z, Value) else Value(z) for z in logits]
+    if not zs:
+        raise ValueError("log_sum_exp needs at least one logit")
+    m = max(zs)  # a node, picked by data; the gradient flows through it
+    return sum((z - m).exp() for z in zs).log() + m
+
+
+def softmax_cross_entropy(logits: Any, targets: Any) -> Value:
+    """Mean of -log(softmax(z)[target]) = log_sum_exp(z) - z[target], one class index per example.
+
+    `logits` is one list of Values (one example) or a list of such lists;
+    `targets` the class index (an int in range) or a list of them.
+    """
+    if logits and isinstance(logits, Sequence) and not isinstance(logits[0], Sequence):
+        logits = [logits]  # one example
+    if isinstance(targets, int) and not isinstance(targets, bool):
+        targets = [targets]
+    if not isinstance(logits, Sequence) or not isinstance(targets, Sequence):
+        raise TypeError("softmax_cross_entropy needs lists of logits and of class indices")
+    if len(logits) != len(targets) or not logits:
+        raise ValueError(
+            f"softmax_cross_entropy needs one class index per example, got {len(logits)} "
+            f"examples and {len(targets)} targets"
+        )
+    terms = []
+    for zs, k in zip(logits, targets):
+        if not isinstance(zs, Sequence) or len(zs) < 2:
+            raise ValueError(
+                f"softmax_cross_entropy needs at least 2 logits per example, got {zs!r}"[:200]
+            )
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(zs):
+            raise ValueError(
+                f"softmax_cross_entropy targets must be class indices 0..{len(zs) - 1}, got {k!r}"
+            )
+        terms.append(log_sum_exp(zs) - zs[k])
+    return _mean(terms)
+
+
+# ---------------------------------------------------------------------------
+# Regularisation.
+
+
+def l2_penalty(parameters: Iterable[Value], alpha: float = 1.0) -> Value:
+    """alpha * sum(p*p): weight decay written as a loss (micrograd's demo uses alpha = 1e-4)."""
+    return alpha * sum(p * p for p in parameters)
+
+
+LOSSES: dict[str, Callable[[Any, Any], Value]] = {
+    "hinge": hinge,
+    "mse": mse,
+    "sse": sse,
+    "bce": binary_cross_entropy,
+    "bce-logits": binary_cross_entropy_with_logits,
+    "softmax-ce": softmax_cross_entropy,
+}

@@ -1,0 +1,133 @@
+"""Pictures of a training run: the loss curve, the decision boundary, the network's graph.
+
+Matplotlib is imported only when a picture is drawn, and through its
+object-oriented API (`Figure` + the Agg canvas), so the library never
+switches a user's pyplot backend. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from autograd_core.engine import Value, no_grad, topological_order
+from nn.module import atomic_write
+from nn.train import History
+
+__all__ = ["decision_boundary", "loss_curve", "network_svg"]
+
+
+def _figure(width: float = 6.0, height: float = 4.0) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save_png(fig: Any, path: str | os.PathLike) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return atomic_write(path, buffer.getvalue())
+
+
+def loss_curve(history: History, path: str | os.PathLike, title: str = "training") -> Path:
+    """Loss (and accuracy, when known) against the step, as a PNG."""
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    steps = range(len(history.loss))
+    ax.plot(steps, history.loss, color="tab:blue", label="loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss", color="tab:blue")
+    ax.set_title(title)
+    if history.loss and min(history.loss) > 0:
+        ax.set_yscale("log")
+    if history.accuracy and all(a is not None for a in history.accuracy):
+        ax2 = ax.twinx()
+        ax2.plot(steps, [100 * a for a in history.accuracy], color="tab:orange", label="accuracy")
+        ax2.set_ylabel("accuracy (%)", color="tab:orange")
+        ax2.set_ylim(0, 105)
+    fig.tight_layout()
+    return _save_png(fig, path)
+
+
+def decision_boundary(
+    model: Callable[[Any], Any],
+    X: Sequence[Sequence[float]],
+    y: Sequence[Any],
+    path: str | os.PathLike,
+    *,
+    threshold: float = 0.0,
+    resolution: int = 60,
+    title: str = "decision boundary",
+) -> Path:
+    """The model's output over the plane, its `threshold` contour, and the points, as a PNG.
+
+    For 2-D inputs and one output; `threshold` is 0 for scores and logits,
+    0.5 for probabilities.
+    """
+    if not X or any(len(row) != 2 for row in X):
+        raise ValueError("decision_boundary needs 2-D inputs")
+    import numpy as np
+
+    xs = [row[0] for row in X]
+    ys = [row[1] for row in X]
+    pad_x = 0.25 * (max(xs) - min(xs) or 1.0)
+    pad_y = 0.25 * (max(ys) - min(ys) or 1.0)
+    gx = np.linspace(min(xs) - pad_x, max(xs) + pad_x, resolution)
+    gy = np.linspace(min(ys) - pad_y, max(ys) + pad_y, resolution)
+    with no_grad():  # thousands of forward passes, none to differentiate
+        z = np.array([[_output(model([float(a), float(b)])) for a in gx] for b in gy])
+    fig = _figure(5.5, 5.0)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.contourf(gx, gy, z > threshold, levels=[-0.5, 0.5, 1.5], colors=["#f4c7a1", "#a9c8e8"])
+    if z.min() < threshold < z.max():
+        ax.contour(gx, gy, z, levels=[threshold], colors="k", linewidths=1)
+    labels = np.array([float(t) for t in y])
+    positive = labels > (0.5 if labels.min() >= 0 else 0.0)
+    ax.scatter(
+        np.array(xs)[~positive],
+        np.array(ys)[~positive],
+        c="tab:orange",
+        s=18,
+        edgecolors="k",
+        linewidths=0.4,
+        label="class 0 / -1",
+    )
+    ax.scatter(
+        np.array(xs)[positive],
+        np.array(ys)[positive],
+        c="tab:blue",
+        s=18,
+        edgecolors="k",
+        linewidths=0.4,
+        label="class 1 / +1",
+    )
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    return _save_png(fig, path)
+
+
+def _output(out: Any) -> float:
+    if isinstance(out, list):
+        raise ValueError("decision_boundary needs a model with one output")
+    return out.data if isinstance(out, Value) else float(out)
+
+
+def network_svg(model: Callable[[Any], Any], x: Sequence[float], path: str | os.PathLike) -> Path:
+    """The computation graph of `model` on one input, clustered by layer, as SVG.
+
+    Uses `autograd_core.draw.render_svg`, which clusters nodes by their
+    parameters' dotted labels.
+    """
+    from autograd_core.draw import render_svg
+
+    out = model(list(x))
+    root = out if isinstance(out, Value) else sum(out)  # several outputs: draw them together
+    nodes = len(topological_order(root))
+    return Path(render_svg(root, path, clusters=True, max_nodes=max(400, nodes)))

@@ -1,0 +1,280 @@
+"""`train()`: the training loop, with progress, history and early stopping.
+
+The loop itself is `train_step`: zero_grad, forward, loss, backward, step,
+the five lines any user can write by hand. `train()` wraps it with the
+bookkeeping: batches, the learning-rate schedule, a tqdm progress bar, the
+history of loss and accuracy, and stopping when the loss stops changing.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from autograd_core.engine import Value, no_grad
+from nn.layers import make_rng
+from nn.losses import LOSSES, l2_penalty
+from nn.module import Module
+from nn.optim import SGD, LearningRate
+
+__all__ = ["History", "accuracy", "evaluate", "train", "train_step"]
+
+LossFn = Callable[[list[Any], list[Any]], Value]
+
+
+@dataclass
+class History:
+    """Loss and accuracy at every step, and of the trained model on all the data.
+
+    `loss[k]` and `accuracy[k]` are measured in step k's forward pass, before
+    its update (what micrograd's demo prints). `final_loss` and
+    `final_accuracy` are measured after the last update, on the whole data
+    set. Accuracy is None where it means nothing (regression).
+    """
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float | None] = field(default_factory=list)
+    final_loss: float = math.nan
+    final_accuracy: float | None = None
+    stopped_early: bool = False
+
+    @property
+    def steps(self) -> int:
+        """How many steps were taken."""
+        return len(self.loss)
+
+
+# ---------------------------------------------------------------------------
+# Accuracy: how a prediction is read as a class depends on the loss.
+
+
+def _score(p: Any) -> float:
+    return p.data if isinstance(p, Value) else float(p)
+
+
+def accuracy(loss: str, predictions: Sequence[Any], targets: Sequence[Any]) -> float | None:
+    """Fraction of examples classified right, read the way `loss` reads its predictions.
+
+    hinge: sign of the score against -1/+1; bce-logits: sign of the logit;
+    bce: probability above 0.5; softmax-ce: the largest logit; mse/sse: the
+    output above 0.5, only when every target is 0 or 1 (classification by
+    regression, as seed 000's XOR), otherwise None.
+    """
+    if loss != "softmax-ce" and any(isinstance(p, (list, tuple)) for p in predictions):
+        return None  # several outputs, read as one class by softmax-ce only
+    if loss == "softmax-ce":
+        right = [
+            max(range(len(p)), key=lambda j, p=p: _score(p[j])) == t
+            for p, t in zip(predictions, targets)
+        ]
+    elif loss in ("hinge", "bce-logits"):
+        right = [(_score(p) > 0) == (t > 0) for p, t in zip(predictions, targets)]
+    elif loss == "bce" or (
+        loss in ("mse", "sse") and all(not isinstance(t, Sequence) and t in (0, 1) for t in targets)
+    ):
+        right = [(_score(p) > 0.5) == (t > 0.5) for p, t in zip(predictions, targets)]
+    else:
+        return None
+    return sum(right) / len(right)
+
+
+# ---------------------------------------------------------------------------
+# The loop.
+
+
+def train_step(
+    model: Callable[[Any], Any],
+    optimizer: SGD,
+    loss_fn: LossFn,
+    X: Sequence[Sequence[float]],
+    y: Sequence[Any],
+    l2: float = 0.0,
+    parameters: Sequence[Value] | None = None,
+) -> tuple[float, list[Any]]:
+    """One step of gradient descent on the examples X, y; returns the loss and the predictions."""
+    # zero_grad: backward() adds to .grad, so clear the last step's gradients
+    optimizer.zero_grad()
+    # forward: the model's output on every example
+    predictions = [model(x) for x in X]
+    # loss: how wrong those outputs are, plus the weight penalty
+    loss = loss_fn(predictions, list(y))
+    if l2:
+        loss = loss + l2_penalty(parameters if parameters is not None else optimizer.params, l2)
+    # backward: d loss / d parameter into every parameter's .grad
+    loss.backward()
+    # step: move each parameter against its gradient
+    optimizer.step()
+    return loss.data, predictions
+
+
+def evaluate(
+    model: Callable[[Any], Any],
+    X: Sequence[Sequence[float]],
+    y: Sequence[Any],
+    loss: str | LossFn = "hinge",
+    l2: float = 0.0,
+    parameters: Sequence[Value] | None = None,
+) -> tuple[float, float | None]:
+    """Loss and accuracy of `model` on X, y without building a graph to keep."""
+    loss_fn, name = _loss_function(loss)
+    with no_grad():
+        predictions = [model(x) for x in X]
+        value = loss_fn(predictions, list(y))
+        if l2 and parameters:
+            value = value + l2_penalty(parameters, l2)
+    return value.data, (accuracy(name, predictions, y) if name else None)
+
+
+def _loss_function(loss: str | LossFn) -> tuple[LossFn, str | None]:
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)} or a function, got {loss!r}")
+        return LOSSES[loss], loss
+    if callable(loss):
+
+        def checked(predictions: list[Any], targets: list[Any]) -> Value:
+            value = loss(predictions, targets)
+            if not isinstance(value, Value):
+                raise TypeError(
+                    f"the loss function must return a Value to differentiate, got "
+                    f"{type(value).__name__}: {value!r}"[:200]
+                )
+            return value
+
+        return checked, None
+    raise TypeError(f"loss must be a name or a function(predictions, targets), got {loss!r}"[:200])
+
+
+def _check_data(X: Any, y: Any) -> tuple[list, list]:
+    if not isinstance(X, Sequence) or not isinstance(y, Sequence):
+        raise TypeError("X and y must be sequences (lists of examples and of targets)")
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
+    if not X:
+        raise ValueError("training needs at least one example")
+    return list(X), list(y)
+
+
+def _positive_int(n: Any, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{what} must be a positive int, got {n!r}")
+    return n
+
+
+def _progress_bar(progress: bool | None, total: int) -> Any:
+    """A tqdm bar on stderr, or None: quiet unless asked or stderr is a terminal."""
+    asked = progress
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        if asked:
+            raise ImportError("progress=True needs tqdm (pip install tqdm)") from None
+        return None  # on a terminal without tqdm: train quietly
+    return tqdm(total=total, unit="step", leave=True, file=sys.stderr)
+
+
+def train(
+    model: Module,
+    X: Sequence[Sequence[float]],
+    y: Sequence[Any],
+    *,
+    loss: str | LossFn = "hinge",
+    steps: int | None = None,
+    epochs: int | None = None,
+    lr: LearningRate = 0.1,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    optimizer: SGD | None = None,
+    batch_size: int | None = None,
+    seed: int | random.Random | None = 0,
+    l2: float = 0.0,
+    tol: float | None = None,
+    progress: bool | None = None,
+    callback: Callable[[int, History], bool | None] | None = None,
+) -> History:
+    """Train `model` on X, y with gradient descent and return the `History`.
+
+    Full batch by default (one step = one epoch, as micrograd's demo);
+    `batch_size` draws seeded, shuffled mini-batches and an epoch is then
+    ceil(n / batch_size) steps. Give `steps` or `epochs` (default 100
+    steps). `lr` is a number or a schedule `lr(step)`. `l2` adds
+    l2 * sum(p*p) to the loss. With `tol`, training stops once the loss
+    changes by less than `tol` between two steps (seed 000's `precision`).
+    `callback(step, history)` runs after every step; returning True stops.
+    A given `optimizer` replaces `lr`, `momentum` and `weight_decay`.
+    """
+    X, y = _check_data(X, y)
+    loss_fn, loss_name = _loss_function(loss)
+    if steps is not None and epochs is not None:
+        raise ValueError("give steps or epochs, not both")
+    n = len(X)
+    if batch_size is not None:
+        batch_size = min(_positive_int(batch_size, "batch_size"), n)
+    per_epoch = 1 if batch_size is None else -(-n // batch_size)
+    if epochs is not None:
+        total = _positive_int(epochs, "epochs") * per_epoch
+    else:
+        total = _positive_int(100 if steps is None else steps, "steps")
+    if tol is not None and (
+        isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0
+    ):
+        raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+    l2 = float(l2)
+    if not (math.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    params = model.parameters()
+    if optimizer is None:
+        optimizer = SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    rng = make_rng(seed)
+
+    history = History()
+    bar = _progress_bar(progress, total)
+    order: list[int] = []
+    try:
+        for k in range(total):
+            if batch_size is None:
+                Xb, yb = X, y
+            else:
+                if not order:  # a new epoch: a fresh seeded shuffle
+                    order = list(range(n))
+                    rng.shuffle(order)
+                idx, order = order[:batch_size], order[batch_size:]
+                Xb, yb = [X[i] for i in idx], [y[i] for i in idx]
+
+            value, predictions = train_step(model, optimizer, loss_fn, Xb, yb, l2, params)
+
+            acc = accuracy(loss_name, predictions, yb) if loss_name else None
+            history.loss.append(value)
+            history.accuracy.append(acc)
+            if bar is not None:
+                shown = {"loss": f"{value:.4g}"}
+                if acc is not None:
+                    shown["acc"] = f"{acc:.0%}"
+                bar.set_postfix(shown, refresh=False)
+                bar.update(1)
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"the loss became {value} at step {k}: lower the learning rate"
+                )
+            if callback is not None and callback(k, history):
+                history.stopped_early = k + 1 < total
+                break
+            if tol is not None and k > 0 and abs(history.loss[-1] - history.loss[-2]) < tol:
+                history.stopped_early = k + 1 < total
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+
+    history.final_loss, history.final_accuracy = evaluate(
+        model, X, y, loss_fn if loss_name is None else loss_name, l2, params
+    )
+    return history
