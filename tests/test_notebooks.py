@@ -2,10 +2,10 @@
 
 The notebooks reproduce the worked examples of the tutorials our users learn
 from, with assertions on the key figures; executing them here keeps those
-examples true to the library as it changes. The kernel is a separate process,
-so it finds the repository through PYTHONPATH (as it would after
-`pip install -e .`) and starts in notebooks/, as Jupyter does when a notebook
-is opened.
+examples true to the library as it changes. The kernel is a separate process:
+it runs the interpreter running the tests, finds the repository through
+PYTHONPATH (as it would after `pip install -e .`), and starts in notebooks/,
+as Jupyter does when a notebook is opened.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from ipykernel.kernelspec import write_kernel_spec
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,11 +26,19 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 TOPICS = 8  # one notebook per topic of the notebooks issue
 
 
+def _prepend(monkeypatch: pytest.MonkeyPatch, var: str, path: Path) -> None:
+    paths = [str(path), os.environ.get(var, "")]
+    monkeypatch.setenv(var, os.pathsep.join(p for p in paths if p))
+
+
 @pytest.fixture
-def kernel_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the repository importable in the kernel process, whatever the caller's env."""
-    inherited = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), inherited])))
+def kernel_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The kernel runs this interpreter and imports this checkout, whatever the machine's setup."""
+    # A "python3" kernelspec for sys.executable, first on Jupyter's search path, so that
+    # a stale user-level "python3" pointing at another Python cannot take over.
+    write_kernel_spec(str(tmp_path / "kernels" / "python3"))
+    _prepend(monkeypatch, "JUPYTER_PATH", tmp_path)
+    _prepend(monkeypatch, "PYTHONPATH", ROOT)
 
 
 def _execute(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
