@@ -79,6 +79,8 @@ def _describe_op(node: Value) -> str:
 class _Checker:
     """What the engine calls in anomaly mode: raise at the first non-finite number."""
 
+    phase = "forward"  # the engine sets "backward" while create_graph builds gradient nodes
+
     def forward(self, node: Value) -> None:
         problems = []
         if _bad(node.data):
@@ -88,7 +90,7 @@ class _Checker:
                 problems.append(f"local derivative {local!r} for Value operand #{i}")
         if problems:
             raise AnomalyError(
-                f"anomaly in the forward pass: {_describe_op(node)} gave "
+                f"anomaly in the {self.phase} pass: {_describe_op(node)} gave "
                 f"{' and '.join(problems)}; {_where(node)}"
             )
 

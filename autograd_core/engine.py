@@ -880,7 +880,7 @@ def _backward(root: Value, gradient: Any, create_graph: bool) -> None:
     root.grad = gradient
     anomaly = _state.anomaly
     if create_graph:
-        _backward_graph(order)
+        _backward_graph(order, anomaly)
     elif anomaly is not None:
         _backward_checked(order, anomaly)
     else:
@@ -905,17 +905,27 @@ def _backward_checked(order: list[Value], anomaly: Any) -> None:
             parent.grad += contribution
 
 
-def _backward_graph(order: list[Value]) -> None:
+def _backward_graph(order: list[Value], anomaly: Any) -> None:
     # Re-run each rule on the node's operands as Values, so that the local
     # derivatives, and with them every gradient, are differentiable Values.
-    with enable_grad():
-        for node in reversed(order):
-            operands = node.operands
-            local = node._op.rule(VALUE, *operands)
-            upstream = node.grad
-            for operand, d in zip(operands, local[1:]):
-                if operand.__class__ is Value:
-                    operand.grad = operand.grad + d * upstream
+    # The nodes this builds are checked by anomaly mode as backward-pass work.
+    if anomaly is not None:
+        anomaly.phase = "backward"
+    try:
+        with enable_grad():
+            for node in reversed(order):
+                operands = node.operands
+                local = node._op.rule(VALUE, *operands)
+                upstream = node.grad
+                for operand, d in zip(operands, local[1:]):
+                    if operand.__class__ is Value:
+                        contribution = d * upstream
+                        if anomaly is not None:
+                            anomaly.backward(node, operand, d, contribution)
+                        operand.grad = operand.grad + contribution
+    finally:
+        if anomaly is not None:
+            anomaly.phase = "forward"
 
 
 # ---------------------------------------------------------------------------

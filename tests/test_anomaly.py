@@ -132,3 +132,15 @@ def test_nan_slope_of_a_negative_base_in_the_exponent_is_reported():
         pytest.raises(AnomalyError, match="local derivative nan for Value operand #1"),
     ):
         base**n
+
+
+def test_create_graph_backward_anomaly_is_reported_as_backward_pass():
+    # Every forward number is finite; the gradient sent into x is
+    # (-1e200) * 1e200 = -inf, which only the backward pass computes.
+    x = Value(1e-200, label="x")
+    y = 1e-200 / x
+    loss = y * 1e200
+    with detect_anomaly(), pytest.raises(AnomalyError, match="backward pass"):
+        loss.backward(create_graph=True)
+    with detect_anomaly(), pytest.raises(AnomalyError, match="backward pass"):
+        loss.backward()
