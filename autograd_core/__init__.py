@@ -4,10 +4,18 @@
 graphs they build: `draw` (Graphviz, SVG), `graph` (statistics), `gradcheck`
 (finite differences), `anomaly` (where a NaN came from), `explain` (the
 chain rule written out, path by path); `functional` turns functions of floats
-into their gradients and Hessians.
+into their gradients and Hessians; `compiled` records a graph once and replays
+it as generated float code.
 """
 
 from autograd_core.anomaly import AnomalyError, detect_anomaly
+from autograd_core.compiled import (
+    CompiledFunction,
+    TracingError,
+    TracingWarning,
+    compile_function,
+    compile_loss,
+)
 from autograd_core.draw import GraphvizNotFound, draw_dot, render_svg, to_digraph
 from autograd_core.engine import (
     FLOAT,
@@ -43,6 +51,11 @@ __all__ = [
     "Op",
     "Value",
     "BackwardTrace",
+    "CompiledFunction",
+    "TracingError",
+    "TracingWarning",
+    "compile_function",
+    "compile_loss",
     "PathExplanation",
     "backward_trace",
     "detach",
