@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from autograd_core.engine import Value
+from autograd_core.engine import Value, linear
 
 __all__ = [
     "LOSSES",
@@ -230,8 +230,14 @@ def softmax_cross_entropy(logits: Any, targets: Any) -> Value:
 
 
 def l2_penalty(parameters: Iterable[Value], alpha: float = 1.0) -> Value:
-    """alpha * sum(p*p): weight decay written as a loss (micrograd's demo uses alpha = 1e-4)."""
-    return alpha * sum(p * p for p in parameters)
+    """alpha * sum(p*p): weight decay written as a loss (micrograd's demo uses alpha = 1e-4).
+
+    The sum of squares is one `linear` node with each parameter as both weight
+    and input (0 + p0*p0 + p1*p1 + ..., the same additions as `sum()`), so each
+    parameter receives 2*p: one node instead of two per parameter.
+    """
+    params = list(parameters)
+    return alpha * linear(params, params, 0.0)
 
 
 LOSSES: dict[str, Callable[[Any, Any], Value]] = {
