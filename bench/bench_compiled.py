@@ -15,7 +15,7 @@ garbage collected between steps outside the timed span; the median ms per
 step is reported. Tracing the compiled loss is a one-off cost, reported
 separately. Run from the repository root:
 
-    PYTHONPATH=. python bench/bench_compiled.py
+    python bench/bench_compiled.py
 """
 
 from __future__ import annotations
@@ -29,10 +29,13 @@ import statistics
 import sys
 import time
 from operator import mul
+from pathlib import Path
 
-from nn.data import moons
-from nn.layers import MLP
-from nn.train import train
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nn.data import moons  # noqa: E402
+from nn.layers import MLP  # noqa: E402
+from nn.train import train  # noqa: E402
 
 SIZES = (2, 16, 16, 1)
 ALPHA = 1e-4
@@ -339,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
         t = ms[name]
         print(f"| {name} | {t:.2f} | {micro / t:.0f}x | {t / floats:.2f}x |")
     print()
-    print("Reproduce: PYTHONPATH=. python bench/bench_compiled.py")
+    print("Reproduce: python bench/bench_compiled.py")
 
 
 if __name__ == "__main__":
