@@ -217,6 +217,8 @@ class Path:
     nodes: tuple[Value, ...]  # nodes[0] is the output, nodes[-1] the node explained
     factors: tuple[float, ...]  # factors[k] = d nodes[k] / d nodes[k+1]
     product: float  # the factors multiplied from the output down, as backward() does
+    # edges[k]: which of nodes[k]'s parent edges the path takes (x*x has two to x)
+    edges: tuple[int, ...] = ()
 
 
 @dataclass
@@ -292,7 +294,9 @@ class PathExplanation:
             out.append(f"gradient from backward():  {_num(self.gradient)}")
             return "\n".join(out)
         for i, path in enumerate(self.paths, 1):
-            chain = " <- ".join(name(n) for n in path.nodes)
+            chain = name(path.nodes[0])
+            for k, node in enumerate(path.nodes[1:]):
+                chain += f" <- {name(node)}{_operand_note(path, k)}"
             out.append("")
             out.append(f"path {i}: {chain}")
             if path.factors:
@@ -358,6 +362,16 @@ def _count_paths(order: list[Value], reach: set[Value], wrt: Value) -> int:
     return count.get(wrt, 0)
 
 
+def _operand_note(path: Path, k: int) -> str:
+    """' (operand i)' where the path's k-th edge is one of several to the same parent."""
+    if k >= len(path.edges):
+        return ""
+    parents = [p for p, _ in path.nodes[k].parents]
+    if parents.count(path.nodes[k + 1]) < 2:
+        return ""
+    return f" (operand {path.edges[k] + 1})"
+
+
 def _enumerate_paths(output: Value, wrt: Value, reach: set[Value]) -> list[Path]:
     """Every path from output to wrt, depth first with an explicit stack."""
     if output not in reach:
@@ -365,6 +379,7 @@ def _enumerate_paths(output: Value, wrt: Value, reach: set[Value]) -> list[Path]
     paths: list[Path] = []
     nodes: list[Value] = [output]
     factors: list[float] = []
+    taken: list[int] = []  # index of the parent edge taken at each step
     # stack[k] = (node, its parent edges, index of the next edge to take)
     stack: list[list[Any]] = [[output, output.parents, 0]]
     while stack:
@@ -374,7 +389,7 @@ def _enumerate_paths(output: Value, wrt: Value, reach: set[Value]) -> list[Path]
             product = 1.0
             for f in factors:
                 product *= f
-            paths.append(Path(tuple(nodes), tuple(factors), product))
+            paths.append(Path(tuple(nodes), tuple(factors), product, tuple(taken)))
         # `wrt` is never below itself in a DAG, so its edges lead nowhere useful.
         while node is not wrt and i < len(edges) and edges[i][0] not in reach:
             i += 1
@@ -383,11 +398,13 @@ def _enumerate_paths(output: Value, wrt: Value, reach: set[Value]) -> list[Path]
             nodes.pop()
             if factors:
                 factors.pop()
+                taken.pop()
             continue
         top[2] = i + 1
         parent, local = edges[i]
         nodes.append(parent)
         factors.append(local)
+        taken.append(i)
         stack.append([parent, parent.parents, 0])
     return paths
 

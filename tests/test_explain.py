@@ -433,3 +433,15 @@ def test_bad_input_is_rejected():
             explain_paths(x, x, max_paths=bad)
     with pytest.raises(TypeError, match="backward_trace\\(output\\) must be a Value"):
         backward_trace([x])
+
+
+def test_paths_through_a_repeated_operand_say_which_operand():
+    # h*h has two edges to h: two paths with the same nodes, told apart.
+    w = Value(0.5, label="w")
+    h = (w * 2.0).tanh()
+    h.label = "h"
+    out = h * h
+    out.label = "out"
+    text = str(explain_paths(out, w))
+    assert "out <- h (operand 1) <- " in text
+    assert "out <- h (operand 2) <- " in text
