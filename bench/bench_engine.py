@@ -191,7 +191,10 @@ def bench_memory() -> list[tuple[str, float, float | None]]:
     n_o = len(topological_order(r_o))
     b_t, r_t = traced_bytes(theirs_demo)
     n_t = micrograd_nodes(r_t)
+    rows.append(("demo step graph, whole graph, kB", b_o / 1024, b_t / 1024))
     rows.append(("demo step graph, per node", b_o / n_o, b_t / n_t))
+    # Per scalar operation: micrograd's node count is the number of +, *, relu.
+    rows.append(("demo step graph, per scalar operation", b_o / n_t, b_t / n_t))
     del r_o, r_t
 
     # Elementary operations: the same network written as w*x products and sums
