@@ -192,6 +192,8 @@ def test_help_explains_the_options(capsys):
         (["train", "--data", "sleep-study", "--loss", "hinge"], "regression"),
         (["train", "--data", "xor", "--n", "50"], "--n and --noise"),
         (["train", "--loss", "bce", "--output-activation", "linear"], "probabilities"),
+        (["train", "--compiled", "--batch-size", "10"], "full batch"),
+        (["train", "--compiled", "--loss", "softmax-ce", "--layers", "16,2"], "softmax-ce"),
         (["train", "--bogus"], "unrecognized"),
         (["fly"], "invalid choice"),
         ([], "required"),
@@ -281,3 +283,17 @@ def test_without_matplotlib_the_pictures_are_skipped_not_the_run(tmp_path, capsy
     assert "loss.png skipped" in captured.err and "decision_boundary.png skipped" in captured.err
     assert (tmp_path / "weights.json").exists()
     assert not (tmp_path / "loss.png").exists()
+
+
+def test_compiled_run_gives_the_same_losses(tmp_path, capsys):
+    def run(*extra):
+        code = main(
+            ["train", "--data", "xor", "--layers", "4,1", "--steps", "20", "--lr", "0.1"]
+            + ["--out", str(tmp_path / "_".join(extra or ("plain",))), "--no-progress"]
+            + list(extra)
+        )
+        assert code == 0
+        line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("final loss")]
+        return line[0].split("  after")[0]
+
+    assert run("--compiled") == run()
