@@ -11,11 +11,17 @@ as its first argument, so the same lines serve two purposes:
   `backward(create_graph=True)`, so the local derivatives are themselves Values
   and can be differentiated again.
 
-Memory and speed shape the node: one object with `__slots__`, at most two
-operands stored inline (`_a`, `_b`) with their local derivatives (`_ga`,
-`_gb`), no closures, no reference cycles. A number operand (the `2` in `x*2`)
-is stored as a plain float, never wrapped into a node; its local derivative
-slot is None, which is how `backward()` and the graph walk tell it apart.
+Memory and speed shape the node: one object with `__slots__`, no closures, no
+reference cycles (graphs are freed by reference counting, not by the cyclic
+garbage collector). A unary or binary node keeps its operands inline (`_a`,
+`_b`) with their local derivatives (`_ga`, `_gb`): no tuple per node, which
+keeps a node of elementary arithmetic near 120 bytes. A number operand (the
+`2` in `x*2`) is stored as a plain float, never wrapped into a node; its local
+derivative slot is None, which is how `backward()` and the graph walk tell it
+apart. An n-ary node (`linear`, user primitives with `arity=None`) keeps all
+its operands in a tuple in `_a`, its Value operands in `_b` (the same tuple
+when there are no numbers) and their local derivatives in `_ga`.
+`Value.parents` shows every node's `(parent, local_grad)` pairs as a tuple.
 """
 
 from __future__ import annotations
@@ -627,12 +633,6 @@ def _to_float(x: object, what: str) -> float:
     )
 
 
-def _as_value(x: object, what: str) -> Value:
-    if x.__class__ is Value:
-        return x  # type: ignore[return-value]
-    return Value(_to_float(x, what))
-
-
 class Value:
     """A scalar that remembers how it was computed.
 
@@ -763,7 +763,6 @@ Value.sin = SIN.apply  # type: ignore[attr-defined]
 Value.cos = COS.apply  # type: ignore[attr-defined]
 
 
-_ONLY_VALUES = {Value}
 Value._value_data = Value.data  # the slot's descriptor, under a second name
 
 
