@@ -34,7 +34,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import reduce
-from itertools import repeat
 from typing import Any
 
 __all__ = [
@@ -887,8 +886,8 @@ def _backward(root: Value, gradient: Any, create_graph: bool) -> None:
             g = node.grad
             ga = node._ga
             if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
-                for p, c in zip(node._b, map(operator.mul, ga, repeat(g))):
-                    p.grad += c
+                for p, d in zip(node._b, ga):
+                    p.grad += d * g
             elif ga is not None:
                 node._a.grad += ga * g
             gb = node._gb
