@@ -521,8 +521,8 @@ def _nary_apply(op: Op) -> Callable[..., Value]:
     def apply(*operands: Any) -> Value:
         if not operands:
             raise TypeError(f"{op.name} needs at least one operand")
-        try:  # all Values, the common case: read their data at C speed
-            result = rule(FLOAT, *map(_DATA, operands))
+        try:  # all Values, the common case (`_value_data`: see below Value)
+            result = rule(FLOAT, *[x._value_data for x in operands])
         except AttributeError:  # some are numbers
             operands = tuple(x if x.__class__ is Value else _to_float(x, op.name) for x in operands)
             result = rule(FLOAT, *[x.data if x.__class__ is Value else x for x in operands])
@@ -552,10 +552,6 @@ def _nary_node(op: Op, out: float, operands: tuple, parents: tuple, grads: tuple
     if _slow:
         _checked(node)
     return node
-
-
-# `data` under a second name that numbers lack (numpy scalars have a `data`).
-_DATA = operator.attrgetter("_value_data")
 
 
 def _checked(node: Value) -> None:
@@ -762,7 +758,10 @@ Value.sin = SIN.apply  # type: ignore[attr-defined]
 Value.cos = COS.apply  # type: ignore[attr-defined]
 
 
-Value._value_data = Value.data  # the slot's descriptor, under a second name
+# `data` under a second name, which numbers lack (numpy scalars have a `data`
+# attribute of their own): the n-ary fast path reads it and falls back to the
+# slower path on AttributeError.
+Value._value_data = Value.data
 
 
 def detach(x: Value) -> Value:
