@@ -135,17 +135,10 @@ def _record(output: Value, order: list[Value]) -> tuple[list[Step], dict[Value, 
 
     Every node's `.grad` is restored afterwards, so explaining has no side effects.
     """
-    saved = [node.grad for node in order]
     recorder = _Recorder()
-    try:
-        for node in order:
-            node.grad = 0.0
-        with engine._anomaly_mode(recorder):
-            output.backward()
+    with engine._scratch_grads(order), engine._anomaly_mode(recorder):
+        output.backward()
         grads = {node: node.grad for node in order}
-    finally:
-        for node, g in zip(order, saved):
-            node.grad = g
     return recorder.steps, grads
 
 

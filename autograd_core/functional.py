@@ -28,7 +28,13 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from autograd_core.engine import Value, enable_grad, primitive, topological_order
+from autograd_core.engine import (
+    Value,
+    _scratch_grads,
+    enable_grad,
+    primitive,
+    topological_order,
+)
 
 __all__ = ["grad", "hessian", "hvp", "value_and_grad"]
 
@@ -129,17 +135,10 @@ def _differentiate(y: Any, wrt: Sequence[Value], create_graph: bool) -> list:
     """
     if y.__class__ is not Value:  # a constant: every derivative is 0
         return [0.0] * len(wrt)
-    nodes = topological_order(y)
-    touched = nodes + list(wrt)  # a wrt node y does not reach is zeroed too
-    saved = [node.grad for node in touched]
-    try:
-        for node in touched:
-            node.grad = 0.0  # leaves accumulate: start them (and unreached wrt) at 0
+    # Leaves accumulate: start them (and any wrt that y does not reach) at 0.
+    with _scratch_grads([*topological_order(y), *wrt]):
         y.backward(create_graph=create_graph)
         result = [w.grad for w in wrt]
-    finally:
-        for node, g in zip(touched, saved):
-            node.grad = g
     if create_graph:
         return result
     return [float(g) for g in result]

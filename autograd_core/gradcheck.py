@@ -17,7 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autograd_core.engine import Value, is_grad_enabled, no_grad, topological_order
+from autograd_core.engine import (
+    Value,
+    _scratch_grads,
+    is_grad_enabled,
+    no_grad,
+    topological_order,
+)
 
 __all__ = ["GradcheckError", "Mismatch", "gradcheck", "numerical_gradient"]
 
@@ -171,18 +177,9 @@ def gradcheck(
             "f must return a scalar Value so that backward() can run, got "
             f"{type(out).__qualname__}: {out!r}"[:300]
         )
-    nodes = topological_order(out)
-    saved = [(n, n.grad) for n in nodes] + [(v, v.grad) for v in values]
-    try:
-        for n in nodes:
-            n.grad = 0.0
-        for v in values:
-            v.grad = 0.0
+    with _scratch_grads([*topological_order(out), *values]):
         out.backward()
         analytic = [float(v.grad) for v in values]
-    finally:
-        for n, g in saved:
-            n.grad = g
     numeric = _numeric(f, values, eps)
 
     mismatches = [
