@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from nn import plots
+from nn import explorer_page, plots
 from nn.data import DATASETS
 from nn.layers import ACTIVATIONS, INITS, MLP
 from nn.losses import LOSSES
@@ -224,6 +224,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "same losses, several times faster (full batch only; not with softmax-ce)",
     )
     t.add_argument(
+        "--html",
+        action="store_true",
+        help="also write explorer.html: loss and accuracy curves, decision boundaries and "
+        "the backward pass of one example, at a few recorded steps (one offline page)",
+    )
+    t.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bar (it is shown only on a terminal anyway)",
@@ -313,6 +319,9 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         f"loss {args.loss}{l2_text} | lr {lr_text} | {steps} steps",
         file=out,
     )
+    recorder = (
+        explorer_page.Recorder(model, X, y, steps=steps, loss=args.loss) if args.html else None
+    )
     started = time.perf_counter()
     history: History = train(
         model,
@@ -328,6 +337,7 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         tol=args.tol,
         progress=False if args.no_progress else None,
         compiled=args.compiled,
+        callback=recorder,
     )
     seconds = time.perf_counter() - started
     acc = (
@@ -366,6 +376,9 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
             file=err,
         )
     pictures.append(("network.svg", lambda: plots.network_svg(model, X[0], folder / "network.svg")))
+    if recorder is not None:
+        page = folder / "explorer.html"
+        pictures.append((page.name, lambda: recorder.write(page, history, title=title)))
     for name, draw in pictures:
         # A missing optional package (matplotlib, the drawing module) or Graphviz's
         # `dot` costs that one picture, not the run.
