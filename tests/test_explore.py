@@ -350,3 +350,29 @@ def test_train_html_writes_a_page_with_curves_boundaries_and_a_step_slider(drive
     assert shown_inputs() == untrained != final
     assert not console_errors(driver)
     screenshot(driver, "training_explorer.png")
+
+
+def test_the_jupyter_display_runs_inside_its_iframe(driver, tmp_path):
+    # What a notebook shows: `_repr_html_` inside a host page (here a plain one).
+    from selenium.webdriver.common.by import By
+
+    root = neuron_graph()
+    host = tmp_path / "notebook.html"
+    host.write_text(
+        "<!DOCTYPE html><html><body><p>a notebook cell</p>"
+        + explore(root)._repr_html_()
+        + "</body></html>",
+        encoding="utf-8",
+    )
+    open_page(driver, host)
+    driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
+    try:
+        driver.find_element("id", "ag-end").click()
+        pos, total = counter(driver)
+        assert pos == total > 0
+        want = engine_grads(root)
+        got = shown_grads(driver)
+        assert sorted(float(g) for g in got.values()) == sorted(want.values())
+    finally:
+        driver.switch_to.default_content()
+    assert not console_errors(driver)
