@@ -434,6 +434,12 @@ class Explorer:
         """Write the page to `path` (atomically); returns the Path."""
         return _write(path, self.html)
 
+    def __repr__(self) -> str:  # outside Jupyter: say what to do, not 100 kB of HTML
+        return (
+            f"<Explorer: a {len(self.html) // 1000} kB HTML page; .save(path) writes it, "
+            "Jupyter shows it inline>"
+        )
+
     def _repr_html_(self) -> str:
         # An iframe keeps the page's ids, styles and keys apart from the notebook's.
         doc = html.escape(self.html, quote=True)

@@ -4,7 +4,8 @@ With no options it reproduces micrograd's demo: two moons (100 points,
 noise 0.1), MLP(2, [16, 16, 1]) with relu, hinge loss + 1e-4 * L2, 100 steps
 of SGD with learning rate 1.0 - 0.9*k/100. It shows progress, prints the
 final loss and accuracy, and writes to `--out`: weights.json, loss.png,
-decision_boundary.png (2-D classification only) and network.svg.
+decision_boundary.png (2-D classification only) and network.svg; with --html
+also explorer.html, a page to step through training and backpropagation.
 
 Bad options and values end with one line on stderr and exit status 2; a
 run that fails (a loss that overflows, a folder that cannot be written)

@@ -376,3 +376,19 @@ def test_the_jupyter_display_runs_inside_its_iframe(driver, tmp_path):
     finally:
         driver.switch_to.default_content()
     assert not console_errors(driver)
+
+
+def test_labels_are_shown_as_text_never_run_as_markup(driver, tmp_path):
+    a = Value(1.5, label='</script><img src=x onerror="alert(1)">&amp;')
+    out = (a * a).exp()
+    out.label = "<b>out</b>"
+    path = explore(out, tmp_path / "labels.html")
+    assert repr(explore(out)).startswith("<Explorer: a ")
+    open_page(driver, path)
+    driver.find_element("id", "ag-end").click()
+    driver.find_element("css selector", '#ag-graph g.node[data-node-id="v0"]').click()
+    details = driver.find_element("id", "ag-details").text
+    assert details.startswith(a.label)
+    assert not driver.find_elements("css selector", "#ag-explorer img, #ag-step b b")
+    assert float(shown_grads(driver)["v0"]) == engine_grads(out)[a]
+    assert not console_errors(driver)
