@@ -37,6 +37,7 @@ from autograd_core.explain import (
     draw_explained,
     explain_paths,
 )
+from autograd_core.explore import explore
 from autograd_core.functional import grad, hessian, hvp, value_and_grad
 from autograd_core.gradcheck import GradcheckError, gradcheck, numerical_gradient
 from autograd_core.graph import GraphStats, graph_stats
@@ -62,6 +63,7 @@ __all__ = [
     "draw_explained",
     "enable_grad",
     "explain_paths",
+    "explore",
     "grad",
     "hessian",
     "hvp",
