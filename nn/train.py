@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autograd_core.engine import Value, no_grad
+from autograd_core.optional import MissingOptionalDependency, require
 from nn.layers import make_rng
 from nn.losses import LOSSES, l2_penalty
 from nn.module import Module
@@ -228,12 +229,12 @@ def _progress_bar(progress: bool | None, total: int) -> Any:
     if not progress:
         return None
     try:
-        from tqdm.auto import tqdm
-    except ImportError:
+        tqdm_auto = require("tqdm.auto", "progress", "train(progress=True)")
+    except MissingOptionalDependency:
         if asked:
-            raise ImportError("progress=True needs tqdm (pip install tqdm)") from None
+            raise
         return None  # on a terminal without tqdm: train quietly
-    return tqdm(total=total, unit="step", leave=True, file=sys.stderr)
+    return tqdm_auto.tqdm(total=total, unit="step", leave=True, file=sys.stderr)
 
 
 def train(
