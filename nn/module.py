@@ -215,7 +215,7 @@ def read_weights_file(path: str | os.PathLike, max_bytes: int) -> dict[str, Any]
         raise ValueError(f"{path} is not a weights file written by Module.save()")
     if document.get("version") != FORMAT_VERSION:
         raise ValueError(
-            f"{path} has weights format version {str(document.get('version'))[:40]!r}; "
+            f"{path} has weights format version {repr(document.get('version'))[:40]}; "
             f"this code reads version {FORMAT_VERSION}"
         )
     params = document.get("parameters")
