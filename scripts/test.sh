@@ -2,6 +2,8 @@
 # The whole test suite, notebooks included: set up if needed, then pytest.
 # Extra arguments go to pytest.
 set -euo pipefail
+# Every optional extra in pyproject.toml: the tests use them all.
+EXTRAS="test,notebooks,plots,progress,bench,dev"
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 exec "$PY" -m pytest -q -n 2 "$@"

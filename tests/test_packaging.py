@@ -105,3 +105,15 @@ def test_mypy_sees_the_types_of_the_installed_packages(wheel, tmp_path):
     result = mypy()
     assert "missing library stubs or py.typed marker" in result.stdout
     assert re.findall(r'Revealed type is "(.*)"', result.stdout)[0] == "Any"
+
+
+def test_the_two_scripts_install_what_they_need():
+    text = (ROOT / "pyproject.toml").read_text()
+    block = text.split("[project.optional-dependencies]")[1].split("\n[")[0]
+    extras = set(re.findall(r"^([\w-]+) = ", block, re.M))
+
+    def asked(script):
+        return set(re.search(r'^EXTRAS="([\w,-]*)"', script.read_text(), re.M).group(1).split(","))
+
+    assert asked(ROOT / "scripts" / "test.sh") == extras  # the tests use every extra
+    assert asked(ROOT / "scripts" / "train.sh") == {"plots", "progress"}  # training only
