@@ -156,7 +156,9 @@ def spirals(
 
 
 def sleep_study(normalize: bool = True) -> tuple[list[list[float]], list[float]]:
-    """The test scores of Stephen Welch's Neural Networks Demystified, part 4: hours of (sleep, study) -> score out of 100.
+    """Test scores from Stephen Welch's Neural Networks Demystified, part 4.
+
+    Hours of (sleep, study) -> score out of 100.
 
     X = [[3, 5], [5, 1], [10, 2]], y = [75, 82, 93], as in the "Neural
     Networks Demystified" series. With `normalize` (the series' choice) each

@@ -264,7 +264,8 @@ def train(
     ceil(n / batch_size) steps. Give `steps` or `epochs` (default 100
     steps). `lr` is a number or a schedule `lr(step)`. `l2` adds
     l2 * sum(p*p) to the loss. With `tol`, training stops once the loss
-    changes by less than `tol` between two steps (the `precision` of Brandon Brown's backpropagation tutorial).
+    changes by less than `tol` between two steps (the `precision` of
+    Brandon Brown's backpropagation tutorial).
     `callback(step, history)` runs after every step; returning True stops.
     A given `optimizer` replaces `lr`, `momentum` and `weight_decay`.
     `compiled=True` traces the full-batch loss once and replays it as float
