@@ -333,7 +333,7 @@ def _unary_apply(op: Op) -> Callable[[Value], Value]:
         node._op = op
         node._a = x
         node._ga = g
-        node._b = node._gb = None
+        node._b = node._gb = node._mark = None
         if _slow:
             _checked(node)
         return node
@@ -374,6 +374,7 @@ def _binary_apply(op: Op) -> Callable[[Any, Any], Value]:
         node._ga = ga
         node._b = b
         node._gb = gb
+        node._mark = None
         if _slow:
             _checked(node)
         return node
@@ -414,7 +415,7 @@ def _nary_node(op: Op, out: float, operands: tuple, parents: tuple, grads: tuple
     node._a = operands
     node._ga = grads
     node._b = parents
-    node._gb = None
+    node._gb = node._mark = None
     if _slow:
         _checked(node)
     return node
@@ -469,7 +470,7 @@ class Value:
     `max(values)` picks a node and the gradient flows to it.
     """
 
-    __slots__ = ("_data", "grad", "label", "_op", "_a", "_ga", "_b", "_gb")
+    __slots__ = ("_data", "grad", "label", "_op", "_a", "_ga", "_b", "_gb", "_mark")
 
     def __init__(self, data: Number, label: str = "") -> None:
         self._data = as_float(data, "Value")
@@ -478,7 +479,7 @@ class Value:
         self.grad = 0.0
         self.label = label
         self._op = None
-        self._a = self._b = self._ga = self._gb = None
+        self._a = self._b = self._ga = self._gb = self._mark = None
         if _slow:
             for observer in _state.observers:
                 observer.leaf_created(self)
@@ -634,51 +635,95 @@ def _compared(left: Value, symbol: str, right: Any, outcome: bool) -> bool:
 # The graph walk: one for backward, drawing, statistics, tracing and codegen.
 
 
+class _Mark:
+    """What a walk writes into a node's `_mark` slot: "being visited" or "done".
+
+    A walk needs no set: it marks nodes with two objects of its own, so stale
+    marks left by earlier walks mean nothing. `active` stays True while the
+    walk, and the backward pass that uses it, runs; meeting another walk's
+    active mark means two threads are walking one graph at once, which is
+    refused rather than allowed to mix their gradients.
+    """
+
+    __slots__ = ("active",)
+
+    def __init__(self) -> None:
+        self.active = True
+
+
+class GraphBusyError(RuntimeError):
+    """Another thread is walking (drawing, or running backward through) the same graph."""
+
+
+def _busy(node: Value) -> GraphBusyError:
+    return GraphBusyError(
+        f"another thread is walking the graph of {describe(node)} right now (running "
+        "backward() through it, or drawing it). backward() keeps its running gradients in "
+        "the nodes, so two passes through one graph at once would mix them. Use a lock "
+        "around backward() on a shared graph, or give each thread its own forward pass."
+    )
+
+
 def walk(roots: Iterable[Value], leaves: bool = True) -> list[Value]:
     """Every node behind `roots`, each after its operands (leaves only if `leaves`).
 
     Iterative depth-first search, so depth is limited by memory only.
     Deterministic: operands are visited in order, roots one after another.
-    Only reads the graph: the visited set is local, so threads may walk one
-    graph at once. `backward()` applies the nodes in the reverse of this order.
+    `backward()` applies the nodes in the reverse of this order. Raises
+    GraphBusyError if another thread is walking the same nodes at this moment.
     """
+    visiting, done = _Mark(), _Mark()
+    try:
+        return _walk(roots, leaves, visiting, done, False)
+    finally:
+        visiting.active = done.active = False
+
+
+def _walk(
+    roots: Iterable[Value], leaves: bool, visiting: _Mark, done: _Mark, reset: bool
+) -> list[Value]:
+    # A node is pushed once on entry and met again on exit: its mark is then
+    # `visiting`, which in a DAG can only happen on exit (a duplicate push of
+    # it lies below, and is popped after, its exit). With `reset` (backward)
+    # each node's grad becomes 0.0 on exit, the start of its accumulation.
     order: list[Value] = []
-    seen: set[Value] = set()
-    append, mark = order.append, seen.add
+    append = order.append
     for root in roots:
-        if root in seen or (root._op is None and not leaves):
+        if root._mark is done or (root._op is None and not leaves):
             continue
-        stack: list[Any] = [root]
+        stack: list[Value] = [root]
         push, pop = stack.append, stack.pop
         while stack:
             node = pop()
-            if node is _DONE:
-                append(pop())
+            m = node._mark
+            if m is visiting:
+                append(node)
+                node._mark = done
+                if reset:
+                    node.grad = 0.0
                 continue
-            if node in seen:
+            if m is done:
                 continue
-            mark(node)
+            if m is not None and m.active:
+                raise _busy(node)
+            node._mark = visiting
             push(node)
-            push(_DONE)
             # Operands pushed in reverse, so they come out in operand order.
             ga = node._ga
             if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
                 for p in reversed(node._b):
-                    if p not in seen and (leaves or p._op is not None):
+                    if p._mark is not done and (leaves or p._op is not None):
                         push(p)
                 continue
             if node._gb is not None:
                 p = node._b
-                if p not in seen and (leaves or p._op is not None):
+                if p._mark is not done and (leaves or p._op is not None):
                     push(p)
             if ga is not None:
                 p = node._a
-                if p not in seen and (leaves or p._op is not None):
+                if p._mark is not done and (leaves or p._op is not None):
                     push(p)
     return order
-
-
-_DONE = object()
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -716,10 +761,18 @@ def _backward(root: Value, gradient: Any, create_graph: bool) -> None:
             )
         root.grad = root.grad + gradient
         return
-    order = walk((root,), leaves=False)
-    for node in order:
-        node.grad = 0.0
-    root.grad = gradient
+    # The walk's marks stay active until the gradients are in: another thread
+    # walking these nodes meanwhile gets GraphBusyError instead of mixed grads.
+    visiting, done = _Mark(), _Mark()
+    try:
+        order = _walk((root,), False, visiting, done, True)
+        root.grad = gradient
+        _accumulate(order, create_graph)
+    finally:
+        visiting.active = done.active = False
+
+
+def _accumulate(order: list[Value], create_graph: bool) -> None:
     watchers = [o for o in _state.observers if o.wants_backward] if _slow else ()
     if create_graph:
         _backward_graph(order, watchers)
