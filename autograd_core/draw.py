@@ -16,13 +16,20 @@ What a drawing shows:
   parameter names that `nn` gives (`layers.0.neurons.1.w[0]`), see
   `module_paths` for the rule;
 - the output is deterministic: nodes are named by their position in
-  `topological_order`, so the same graph always gives the same DOT source.
+  `topological_order`, so the same graph always gives the same DOT source;
+- every user string (labels, cluster titles and tooltips derived from them,
+  op symbols, edge labels) is escaped so that it is drawn as the same text
+  and is never read as DOT or HTML-like markup: `dot` never reads a file
+  because of a label. If `dot` still fails, `GraphvizError` says what was
+  being drawn.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
+import urllib.parse
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +42,7 @@ if TYPE_CHECKING:  # imported when a graph is drawn, not with autograd_core
     import graphviz
 
 __all__ = [
+    "GraphvizError",
     "GraphvizNotFound",
     "draw_dot",
     "module_paths",
@@ -56,6 +64,24 @@ _INSTALL_HINT = (
 
 class GraphvizNotFound(RuntimeError):
     """Graphviz's `dot` is not installed: the message says how to install it."""
+
+
+class GraphvizError(RuntimeError, graphviz.CalledProcessError):
+    """`dot` failed on a drawing: the message says what was drawn and what `dot` said.
+
+    A RuntimeError, and still the `graphviz.CalledProcessError` raised before,
+    for code that catches that.
+    """
+
+    def __init__(self, message: str, cause: subprocess.CalledProcessError) -> None:
+        subprocess.CalledProcessError.__init__(
+            self, cause.returncode, cause.cmd, cause.output, cause.stderr
+        )
+        self.message = message
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 # ---------------------------------------------------------------------------
@@ -120,6 +146,16 @@ def _cluster_ancestors(path: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts)) if parts[i - 1].isdigit()]
 
 
+def _cluster_name(path: str) -> str:
+    """The subgraph's name: graphviz boxes `cluster*` subgraphs.
+
+    `cluster_layers.0` for the module paths `nn` gives; a path with other
+    characters is percent-encoded, which keeps names distinct and free of
+    quotes and backslashes (a name is a DOT ID, where no escape helps).
+    """
+    return "cluster_" + urllib.parse.quote(path, safe="[]", errors="surrogatepass")
+
+
 def _cluster_title(path: str) -> str:
     """`layers.0.neurons.1` -> `neuron 0.1`, `layers.2` -> `layer 2`; else the path."""
     parts = path.split(".")
@@ -139,14 +175,53 @@ def _num(x: Any) -> str:
     """A short, stable rendering of a float (or of a Value's data)."""
     if isinstance(x, Value):
         x = x.data
-    return f"{x:.4g}"  # 2.0 -> "2", 0.123456 -> "0.1235", 1e-20 -> "1e-20"
+    try:
+        return f"{x:.4g}"  # 2.0 -> "2", 0.123456 -> "0.1235", 1e-20 -> "1e-20"
+    except (TypeError, ValueError):  # a number type without "g" (Fraction before 3.12)
+        pass
+    try:
+        return f"{float(x):.4g}"
+    except (TypeError, ValueError, OverflowError):
+        return _text_escape(repr(x)[:40])
 
 
-_RECORD_SPECIAL = re.compile(r"([{}|<>\\\"])")
+# Every user string (labels, op symbols, edge labels) reaches DOT through one of
+# these two functions, so that it is drawn as the same text and never read as
+# DOT syntax: an HTML-like label `<<TABLE>...<IMG SRC="file"/>...>>` would make
+# `dot` read a local file, a backslash would start an escape sequence, and a
+# trailing one would end the quoted string early.
+
+# Characters with no glyph that `dot` rejects (NUL) or misreads (other C0
+# controls, lone surrogates, which are not even UTF-8): shown as Python writes them.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+_RECORD_SPECIAL = re.compile(r"([{}|<>])")
+# Record fields trim and merge plain spaces, drop tabs, and (Graphviz 2.43) even
+# lose an escaped space after a non-ASCII character; an entity survives all that.
+_RECORD_SPACE = re.compile(r"[ \t]")
+
+
+def _show_unprintable(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _text_escape(text: str) -> str:
+    """`text` as a DOT escString drawn literally (graphviz quotes it and escapes `"`).
+
+    Backslashes are doubled (graphviz reads `\\n`, `\\l`, `\\G`... as escapes),
+    `&` becomes `&amp;` (graphviz decodes HTML entities in every label), a line
+    break becomes `\\n`, and the result is marked `nohtml` so that `<...>` stays
+    text instead of becoming an HTML-like label.
+    """
+    text = _UNPRINTABLE.sub(_show_unprintable, str(text))
+    text = text.replace("\\", "\\\\").replace("&", "&amp;").replace("\n", "\\n")
+    return graphviz.nohtml(text)
 
 
 def _record_escape(text: str) -> str:
-    return _RECORD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+    """`text` as one field of a record label: `_text_escape`, then `{}|<>` escaped
+    (record syntax) and spaces written `&#32;` (a tab becomes a space)."""
+    return _RECORD_SPACE.sub("&#32;", _RECORD_SPECIAL.sub(r"\\\1", _text_escape(text)))
 
 
 def _value_label(node: Value, uses: int) -> str:
@@ -164,16 +239,19 @@ def _op_label(node: Value) -> str:
     """The op's symbol with its number constants in place: `* 2`, `2 -`, `** 0.5`."""
     op = node.op
     operands = node.operands
+    symbol = _text_escape(op.symbol)  # a user's primitive chooses its symbol
     consts = [(i, x) for i, x in enumerate(operands) if not isinstance(x, Value)]
     if not consts:
-        return op.symbol
+        return symbol
     if op.arity == 2:
         i, c = consts[0]
-        return f"{_num(c)} {op.symbol}" if i == 0 else f"{op.symbol} {_num(c)}"
-    if op.name == "linear" and consts == [(len(operands) - 1, operands[-1])]:
-        return f"{op.symbol}\\nb = {_num(operands[-1])}"
-    listed = ", ".join(f"#{i} = {_num(c)}" for i, c in consts)
-    return f"{op.symbol}\\n{listed}"
+        text = f"{_num(c)} {symbol}" if i == 0 else f"{symbol} {_num(c)}"
+    elif op.name == "linear" and consts == [(len(operands) - 1, operands[-1])]:
+        text = f"{symbol}\\nb = {_num(operands[-1])}"
+    else:
+        listed = ", ".join(f"#{i} = {_num(c)}" for i, c in consts)
+        text = f"{symbol}\\n{listed}"
+    return graphviz.nohtml(text)
 
 
 # ---------------------------------------------------------------------------
@@ -215,6 +293,13 @@ def to_digraph(
         raise TypeError(
             "edge_label must be a callable (child, parent, local_grad) -> str | None, "
             f"got {type(edge_label).__qualname__}"
+        )
+    if highlight is not None and (
+        isinstance(highlight, (Value, str)) or not isinstance(highlight, Iterable)
+    ):
+        raise TypeError(
+            "highlight must be a collection of Values (e.g. [x] for one), got "
+            f"{type(highlight).__qualname__}"
         )
     marked: set[Value] = set()
     for v in highlight or ():
@@ -275,7 +360,7 @@ def to_digraph(
             if text is None and edge_labels:
                 text = _num(local)
             if text is not None:
-                attrs["label"] = str(text)
+                attrs["label"] = _text_escape(text)
             if node in marked and parent in marked:
                 attrs.update(color=_HIGHLIGHT_COLOR, penwidth="3")
             dot.edge(ids[parent], op_id, **attrs)
@@ -310,7 +395,7 @@ def _add_clusters(
                 known.add(p)
                 children.setdefault(parent, []).append(p)
             parent = p
-    names = {p: f"cluster_{p}" for p in known}  # graphviz boxes `cluster*` subgraphs
+    names = {p: _cluster_name(p) for p in known}
     _emit(dot, children, members, names, add_nodes)
 
 
@@ -333,8 +418,8 @@ def _emit(
             continue
         sub = dot.__class__(name=names[path])  # graphviz.Digraph, imported by to_digraph
         sub.attr(
-            label=_cluster_title(path),
-            tooltip=path,
+            label=_text_escape(_cluster_title(path)),
+            tooltip=_text_escape(path),
             style="rounded,dashed",
             color="gray40",
             fontname="Helvetica",
@@ -356,6 +441,24 @@ def _pipe_svg(dot: graphviz.Digraph) -> bytes:
     return dot.pipe(format="svg")
 
 
+def _failure_message(root: Value, target: Path | None, error: subprocess.CalledProcessError) -> str:
+    """What was being drawn, where to, and the first lines `dot` wrote on stderr."""
+    what = f"the graph of {root.label!r}"[:200] if root.label else "the graph"
+    nodes = len(topological_order(root))
+    where = f" to {str(target)!r}" if target is not None else ""
+    said = error.stderr or b""
+    if isinstance(said, bytes):
+        said = said.decode("utf-8", "replace")
+    lines = [line for line in said.strip().splitlines() if line.strip()][:3]
+    detail = "; ".join(lines) if lines else f"exit status {error.returncode}"
+    message = (
+        f"Graphviz's dot failed to draw {what} ({nodes} Values){where}: {detail}. "
+        "Labels are escaped before they reach dot, so if a label caused this, please "
+        "report it with the label."
+    )
+    return message[:600]
+
+
 def render_svg(
     root: Value, path: str | os.PathLike[str] | None = None, **kwargs: Any
 ) -> Path | str:
@@ -374,6 +477,11 @@ def render_svg(
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or a path, got {type(path).__qualname__}")
         target = Path(path)
+        if target.is_dir():
+            raise IsADirectoryError(
+                f"cannot write the SVG to {str(target)!r}: it is a directory; give a file name "
+                "such as graph.svg"
+            )
         if not target.parent.is_dir():
             raise FileNotFoundError(
                 f"cannot write {str(target)!r}: the directory {str(target.parent)!r} does not exist"
@@ -382,6 +490,8 @@ def render_svg(
         svg = _pipe_svg(dot)
     except graphviz.ExecutableNotFound as e:
         raise GraphvizNotFound(_INSTALL_HINT) from e
+    except subprocess.CalledProcessError as e:
+        raise GraphvizError(_failure_message(root, target, e), e) from e
     if target is None:
         return svg.decode("utf-8")
     atomic_write(target, svg)

@@ -106,12 +106,41 @@ def _evaluate(f: Callable[..., Any], inputs: list[Value]) -> float:
     )
 
 
+def _step(i: int, x: Value, eps: float) -> tuple[float, float]:
+    """The two points x -+ eps * max(1, |x|) for input i, or a ValueError saying why not.
+
+    The step is relative to |x| beyond 1: an absolute eps vanishes next to a
+    large x (1e20 + 1e-6 == 1e20), and the difference quotient would divide
+    by zero. Where even that step rounds away (eps below the spacing of
+    floats at x, e.g. 5e-324) or leaves the finite floats, the check is refused.
+    """
+    orig = x.data
+    name = f"input {i}" + (f" ({x.label!r})" if x.label else "")
+    if not math.isfinite(orig):
+        raise ValueError(
+            f"{name} is {orig!r}: finite differences need a finite point to move around"
+        )
+    h = eps * max(1.0, abs(orig))
+    hi, lo = orig + h, orig - h
+    if not (math.isfinite(hi) and math.isfinite(lo)):
+        raise ValueError(
+            f"{name} = {orig!r} moved by {h!r} (eps={eps!r} times |x|) leaves the finite "
+            "floats: use a smaller eps"
+        )
+    if hi == lo:
+        raise ValueError(
+            f"eps={eps!r} is too small to move {name} = {orig!r}: x + h == x - h in floating "
+            f"point (h = eps * max(1, |x|) = {h!r}). Use a larger eps, such as the default 1e-6"
+        )
+    return hi, lo
+
+
 def _numeric(f: Callable[..., Any], values: list[Value], eps: float) -> list[float]:
     grads = []
     with no_grad():  # f only needs to be evaluated here, not differentiated
         for i, x in enumerate(values):
             orig = x.data
-            hi, lo = orig + eps, orig - eps
+            hi, lo = _step(i, x, eps)
             try:
                 x.data = hi
                 f_hi = _evaluate(f, values)
@@ -133,7 +162,10 @@ def numerical_gradient(f: Callable[..., Any], inputs: Any, eps: float = 1e-6) ->
     """d f / d input by central differences: the reference backward() is checked against.
 
     `f(*inputs)` must return a scalar Value or number. Each input's `data` is
-    moved by +-eps and then restored exactly; nothing else is changed.
+    moved by +-h, h = eps * max(1, |x|) (relative to x beyond 1, so that a
+    large x still moves), and then restored exactly; nothing else is changed.
+    A ValueError refuses an input that is not finite, or that the step cannot
+    move (eps below the float spacing at x) or moves out of the finite floats.
     """
     if not callable(f):
         raise TypeError(f"f must be a callable returning a scalar, got {type(f).__qualname__}")
@@ -150,7 +182,9 @@ def gradcheck(
     """True if backward() agrees with central differences; else GradcheckError listing where.
 
     `f(*inputs)` must return a scalar Value; `inputs` are Values or numbers
-    (numbers are wrapped in new Values). An input passes when
+    (numbers are wrapped in new Values). The numeric gradient moves each input
+    by +-eps * max(1, |x|) (see `numerical_gradient`, which also says which
+    inputs and steps are refused with a ValueError). An input passes when
     `|analytic - numeric| <= atol + rtol * |numeric|`. The callers' Values
     are left as they were: data restored exactly, and the `grad` of every
     node in f's graph (and of each input) put back after the check's own

@@ -7,9 +7,11 @@ final loss and accuracy, and writes to `--out`: weights.json, loss.png,
 decision_boundary.png (2-D classification only) and network.svg; with --html
 also explorer.html, a page to step through training and backpropagation.
 
-Bad options and values end with one line on stderr and exit status 2; a
-run that fails (a loss that overflows, a folder that cannot be written)
-ends with one line and status 1. Never a traceback.
+Bad options and values end with one line on stderr and exit status 2, and
+so does a run whose estimated memory exceeds `cli_checks.MEMORY_LIMIT` (2 GiB)
+unless `--force` is given; a run that fails (a loss that overflows, a folder
+that cannot be written, memory that runs out) ends with one line and status
+1. Never a traceback. The output folder is checked writable before training.
 
 `python -m nn predict --weights out/weights.json X1 X2` rebuilds the saved
 model with `nn.load` and prints its output on one input.
@@ -26,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from nn import explorer_page, plots
+from nn import cli_checks, explorer_page, plots
 from nn.data import DATASETS
 from nn.layers import ACTIVATIONS, INITS, MLP
 from nn.losses import LOSSES
@@ -72,6 +74,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
+def _points(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = None
+    if n is None or n < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}")
     return n
 
 
@@ -192,7 +204,7 @@ def _train_options(t: argparse.ArgumentParser) -> None:
     )
     t.add_argument(
         "--n",
-        type=_positive_int,
+        type=_points,
         default=None,
         help="number of points for moons, circles, spirals (default 100)",
     )
@@ -266,7 +278,18 @@ def _train_options(t: argparse.ArgumentParser) -> None:
         default=0,
         help="seed of the data, the initial weights and the batches",
     )
-    t.add_argument("--out", default="out", metavar="DIR", help="folder for the output files")
+    t.add_argument(
+        "--out",
+        default="out",
+        metavar="DIR",
+        help="folder for the output files (made if missing; checked writable before training)",
+    )
+    t.add_argument(
+        "--force",
+        action="store_true",
+        help="train even when the estimated memory exceeds the "
+        f"{cli_checks.format_bytes(cli_checks.MEMORY_LIMIT)} limit",
+    )
     t.add_argument(
         "--compiled",
         action="store_true",
@@ -326,9 +349,30 @@ def _check(args: argparse.Namespace) -> None:
             "--compiled cannot trace softmax-ce (it picks the largest logit, a data-dependent "
             "branch): drop --compiled"
         )
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {args.out!r} exists and is not a folder")
+    if not args.out:
+        raise UsageError("--out is empty: give a folder for the output files (default: out)")
+    try:
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {args.out!r} exists and is not a folder")
+    except ValueError as e:  # a NUL byte in the path
+        raise UsageError(f"--out {args.out!r} is not a valid path: {e}") from None
+    _check_memory(args, dataset)
+
+
+def _check_memory(args: argparse.Namespace, dataset: Any) -> None:
+    """Refuse a run whose graph would not fit (estimated up front), unless --force."""
+    n = (args.n or 100) if dataset.sized else len(dataset.make()[0])
+    need = cli_checks.estimate_memory(dataset.nin, args.layers, n, args.batch_size, args.compiled)
+    if need > cli_checks.MEMORY_LIMIT and not args.force:
+        sizes = ",".join(map(str, args.layers))
+        raise UsageError(
+            f"--layers {sizes} on {n} points"
+            + (" with --compiled" if args.compiled else "")
+            + f" would need about {cli_checks.format_bytes(need)} of memory, more than the "
+            f"{cli_checks.format_bytes(cli_checks.MEMORY_LIMIT)} limit: use fewer points (--n), "
+            "a smaller --batch-size or smaller --layers, or --force to try anyway"
+        )
 
 
 def _load_data(args: argparse.Namespace) -> tuple[list, list]:
@@ -346,7 +390,10 @@ def _load_data(args: argparse.Namespace) -> tuple[list, list]:
 
 def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
     folder = Path(args.out)
-    folder.mkdir(parents=True, exist_ok=True)  # before training: fail fast if it cannot be made
+    # before training: a folder that cannot be written must not cost the run
+    cli_checks.check_outputs(
+        folder, ["weights.json", "loss.png", "decision_boundary.png", "network.svg"]
+    )
     X, y = _load_data(args)
     model = MLP(
         len(X[0]),
@@ -489,6 +536,13 @@ def main(argv: Sequence[str] | None = None, *, _train_only: bool = False) -> int
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(
+            f"{parser.prog}: error: out of memory: the model or the graph of a training step "
+            "does not fit; use fewer points (--n), a smaller --batch-size or smaller --layers",
+            file=sys.stderr,
+        )
+        return 1
     except (ArithmeticError, ValueError, TypeError, OSError) as e:
         print(f"{parser.prog}: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

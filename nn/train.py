@@ -87,6 +87,51 @@ def accuracy(loss: str, predictions: Sequence[Any], targets: Sequence[Any]) -> f
 # The loop.
 
 
+class _NotFinite(FloatingPointError):
+    """The loss or a gradient is NaN or infinite; `train` adds the step number."""
+
+    def __init__(self, what: str, value: float) -> None:
+        super().__init__(_not_finite_message(what, value, None))
+        self.what, self.value = what, value
+
+
+def _not_finite_message(what: str, value: float, step: int | None, culprit: str = "") -> str:
+    where = "" if step is None else f" at step {step}"
+    hint = (
+        f"The data holds one: {culprit}."
+        if culprit
+        else "Look for NaN or infinite values in the data, or lower the learning rate if the "
+        "loss was growing."
+    )
+    return (
+        f"{what} became {value}{where}, so training stopped before updating the weights "
+        f"(they are those of the previous step). {hint}"
+    )
+
+
+def _first_not_finite(X: Sequence[Any], y: Sequence[Any], index: Sequence[int] | None) -> str:
+    """`X[3][1] = nan`: the first NaN or infinite number in the examples, or ""."""
+    for j in range(len(X)):
+        i = index[j] if index is not None else j
+        for name, item in ((f"X[{i}]", X[j]), (f"y[{i}]", y[j])):
+            parts = item if isinstance(item, Sequence) and not isinstance(item, str) else [item]
+            for d, x in enumerate(parts):
+                x = x.data if isinstance(x, Value) else x
+                if isinstance(x, (int, float)) and not math.isfinite(x):
+                    place = name if parts is not item else f"{name}[{d}]"
+                    return f"{place} = {x}"
+    return ""
+
+
+def _check_finite(loss: float, parameters: Sequence[Value]) -> None:
+    """Refuse to take a step from a NaN or infinite loss or gradient: it would ruin every weight."""
+    if not math.isfinite(loss):
+        raise _NotFinite("the loss", loss)
+    for i, p in enumerate(parameters):
+        if not math.isfinite(p.grad):
+            raise _NotFinite(f"the gradient of {p.label or f'parameter {i}'}", p.grad)
+
+
 def train_step(
     model: Callable[[Any], Any],
     optimizer: SGD,
@@ -96,7 +141,11 @@ def train_step(
     l2: float = 0.0,
     parameters: Sequence[Value] | None = None,
 ) -> tuple[float, list[Any]]:
-    """One step of gradient descent on the examples X, y; returns the loss and the predictions."""
+    """One step of gradient descent on the examples X, y; returns the loss and the predictions.
+
+    A NaN or infinite loss or gradient raises FloatingPointError before the
+    update, so the weights stay those of the previous step.
+    """
     # zero_grad: backward() adds to .grad, so clear the last step's gradients
     optimizer.zero_grad()
     # forward: the model's output on every example
@@ -105,8 +154,11 @@ def train_step(
     loss = loss_fn(predictions, list(y))
     if l2:
         loss = loss + l2_penalty(parameters if parameters is not None else optimizer.params, l2)
+    if not math.isfinite(loss.data):  # before backward: nothing to propagate
+        raise _NotFinite("the loss", loss.data)
     # backward: d loss / d parameter into every parameter's .grad
     loss.backward()
+    _check_finite(loss.data, optimizer.params)
     # step: move each parameter against its gradient
     optimizer.step()
     return loss.data, predictions
@@ -151,6 +203,7 @@ def _compiled_step(
         value, _, grads, flat = traced()
         for p, g in zip(parameters, grads):
             p.grad += g
+        _check_finite(value, optimizer.params)
         # step: move each parameter against its gradient
         optimizer.step()
         predictions: list[Any] = []
@@ -319,10 +372,14 @@ def train(
                 idx, order = order[:batch_size], order[batch_size:]
                 Xb, yb = [X[i] for i in idx], [y[i] for i in idx]
 
-            if compiled_step is not None:
-                value, predictions = compiled_step()
-            else:
-                value, predictions = train_step(model, optimizer, loss_fn, Xb, yb, l2, params)
+            try:
+                if compiled_step is not None:
+                    value, predictions = compiled_step()
+                else:
+                    value, predictions = train_step(model, optimizer, loss_fn, Xb, yb, l2, params)
+            except _NotFinite as e:
+                culprit = _first_not_finite(Xb, yb, None if batch_size is None else idx)
+                raise FloatingPointError(_not_finite_message(e.what, e.value, k, culprit)) from None
 
             acc = accuracy(loss_name, predictions, yb) if loss_name else None
             history.loss.append(value)
@@ -333,10 +390,6 @@ def train(
                     shown["acc"] = f"{acc:.0%}"
                 bar.set_postfix(shown, refresh=False)
                 bar.update(1)
-            if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"the loss became {value} at step {k}: lower the learning rate"
-                )
             if callback is not None and callback(k, history):
                 history.stopped_early = k + 1 < total
                 break
