@@ -4,7 +4,8 @@ With no options it reproduces micrograd's demo: two moons (100 points,
 noise 0.1), MLP(2, [16, 16, 1]) with relu, hinge loss + 1e-4 * L2, 100 steps
 of SGD with learning rate 1.0 - 0.9*k/100. It shows progress, prints the
 final loss and accuracy, and writes to `--out`: weights.json, loss.png,
-decision_boundary.png (2-D classification only) and network.svg.
+decision_boundary.png (2-D classification only) and network.svg (and model.onnx
+with --onnx).
 
 Bad options and values end with one line on stderr and exit status 2; a
 run that fails (a loss that overflows, a folder that cannot be written)
@@ -14,6 +15,7 @@ ends with one line and status 1. Never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import subprocess
 import sys
@@ -224,6 +226,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "same losses, several times faster (full batch only; not with softmax-ce)",
     )
     t.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write model.onnx (the trained model for ONNX Runtime; needs the onnx extra)",
+    )
+    t.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bar (it is shown only on a terminal anyway)",
@@ -271,6 +278,9 @@ def _check(args: argparse.Namespace) -> None:
             "--compiled cannot trace softmax-ce (it picks the largest logit, a data-dependent "
             "branch): drop --compiled"
         )
+    if args.onnx and importlib.util.find_spec("onnx") is None:
+        # Before training, not after: a long run should not end without its file.
+        raise UsageError("--onnx needs the onnx package: pip install 'autograd-core[onnx]'")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {args.out!r} exists and is not a folder")
@@ -346,6 +356,8 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         print(f"100% training accuracy first reached at step {first[0]}", file=out)
 
     written = [model.save(folder / "weights.json")]
+    if args.onnx:
+        written.append(model.export_onnx(folder / "model.onnx"))
     title = f"{args.data}: {model!r}"
     pictures: list[tuple[str, Callable[[], Path]]] = [
         ("loss.png", lambda: plots.loss_curve(history, folder / "loss.png", title=title))

@@ -36,7 +36,7 @@ if [ ! -x "$PY" ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "setup: creating $VENV and installing the project (a few minutes the first time)" >&2
   python3 -m venv "$VENV"
   LOG="$VENV/pip-install.log"
-  if ! { "$PY" -m pip install --upgrade pip && "$PY" -m pip install -e "$ROOT[test,notebooks,plots,progress]"; } >"$LOG" 2>&1; then
+  if ! { "$PY" -m pip install --upgrade pip && "$PY" -m pip install -e "$ROOT[test,notebooks,plots,progress,onnx]"; } >"$LOG" 2>&1; then
     tail -n 30 "$LOG" >&2
     echo "setup: pip install failed; the full log is in $LOG" >&2
     exit 1
