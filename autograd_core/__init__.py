@@ -40,6 +40,7 @@ from autograd_core.explain import (
 from autograd_core.functional import grad, hessian, hvp, value_and_grad
 from autograd_core.gradcheck import GradcheckError, gradcheck, numerical_gradient
 from autograd_core.graph import GraphStats, graph_stats
+from autograd_core.onnx_export import export_onnx
 
 __all__ = [
     "FLOAT",
@@ -62,6 +63,7 @@ __all__ = [
     "draw_explained",
     "enable_grad",
     "explain_paths",
+    "export_onnx",
     "grad",
     "hessian",
     "hvp",
