@@ -1,12 +1,20 @@
 """ONNX export: the door from this engine to ONNX Runtime, PyTorch and the rest.
 
-`export_module(model, path)` writes an `nn` model (Neuron, Layer, MLP) as one
-`Gemm` per layer with the trained weights as float64 initializers, followed by
-the layer's activation as its ONNX op. `Module.export_onnx` calls it.
+Two exports live here, both writing float64 models checked by `onnx.checker`:
 
-Initializer names follow `named_parameters()`: drop the neuron index `.<j>`
-and the input index `[<k>]` from a parameter's name and you have the name of
-the tensor holding it; the dropped indices are its element. So
+- `export_onnx(fn, example_inputs, path)` traces a function of Values once and
+  writes the graph it built. ONNX is one more namespace the rules run in: each
+  node's `op.rule` runs on `OnnxSymbol`s, whose operators add nodes, and on
+  `m.*` functions generated from `ops.MATH` (each entry's `onnx` field writes
+  its nodes with the small builder `OnnxGraph`). The maths is not written twice.
+- `export_module(model, path)` writes an `nn` model (Neuron, Layer, MLP) as one
+  `Gemm` per layer with the trained weights as initializers, followed by the
+  layer's activation as its ONNX op (Relu, Tanh, Sigmoid; none for linear).
+  `Module.export_onnx` calls it.
+
+Initializer names of `nn` models follow `named_parameters()`: drop the neuron
+index `.<j>` and the input index `[<k>]` from a parameter's name and you have
+the name of the tensor holding it; the dropped indices are its element. So
 `layers.0.neurons.w` is layer 0's weight matrix of shape [nout, nin], whose
 element [j, k] is `layers.0.neurons.<j>.w[<k>]`, and `layers.0.neurons.b[j]`
 is `layers.0.neurons.<j>.b`. For a lone Neuron the tensors are `w` [1, nin]
@@ -35,7 +43,17 @@ from autograd_core.errors import as_float
 from autograd_core.files import atomic_write
 from autograd_core.trace import Tracer, TracingWarning
 
-__all__ = ["OPSET", "export_module", "module_to_onnx"]
+__all__ = [
+    "OPSET",
+    "ExportError",
+    "OnnxGraph",
+    "OnnxSymbol",
+    "export_module",
+    "export_onnx",
+    "function_to_onnx",
+    "module_to_onnx",
+    "onnx_namespace",
+]
 
 #: The ONNX operator set the exported models declare (ONNX Runtime >= 1.13 runs it).
 OPSET = 17
