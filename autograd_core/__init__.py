@@ -37,6 +37,7 @@ from autograd_core.explain import (
     draw_explained,
     explain_paths,
 )
+from autograd_core.explore import explore
 from autograd_core.functional import grad, hessian, hvp, value_and_grad
 from autograd_core.gradcheck import GradcheckError, gradcheck, numerical_gradient
 from autograd_core.graph import GraphStats, graph_stats
@@ -64,6 +65,7 @@ __all__ = [
     "enable_grad",
     "explain_paths",
     "export_onnx",
+    "explore",
     "grad",
     "hessian",
     "hvp",

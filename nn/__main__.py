@@ -4,8 +4,9 @@ With no options it reproduces micrograd's demo: two moons (100 points,
 noise 0.1), MLP(2, [16, 16, 1]) with relu, hinge loss + 1e-4 * L2, 100 steps
 of SGD with learning rate 1.0 - 0.9*k/100. It shows progress, prints the
 final loss and accuracy, and writes to `--out`: weights.json, loss.png,
-decision_boundary.png (2-D classification only) and network.svg (and model.onnx
-with --onnx).
+decision_boundary.png (2-D classification only) and network.svg; with --html
+also explorer.html, a page to step through training and backpropagation; with
+--onnx also model.onnx, the trained model for ONNX Runtime.
 
 Bad options and values end with one line on stderr and exit status 2; a
 run that fails (a loss that overflows, a folder that cannot be written)
@@ -24,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from nn import plots
+from nn import explorer_page, plots
 from nn.data import DATASETS
 from nn.layers import ACTIVATIONS, INITS, MLP
 from nn.losses import LOSSES
@@ -226,6 +227,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "same losses, several times faster (full batch only; not with softmax-ce)",
     )
     t.add_argument(
+        "--html",
+        action="store_true",
+        help="also write explorer.html: loss and accuracy curves, decision boundaries and "
+        "the backward pass of one example, at a few recorded steps (one offline page)",
+    )
+    t.add_argument(
         "--onnx",
         action="store_true",
         help="also write model.onnx (the trained model for ONNX Runtime; needs the onnx extra)",
@@ -323,6 +330,9 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         f"loss {args.loss}{l2_text} | lr {lr_text} | {steps} steps",
         file=out,
     )
+    recorder = (
+        explorer_page.Recorder(model, X, y, steps=steps, loss=args.loss) if args.html else None
+    )
     started = time.perf_counter()
     history: History = train(
         model,
@@ -338,6 +348,7 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         tol=args.tol,
         progress=False if args.no_progress else None,
         compiled=args.compiled,
+        callback=recorder,
     )
     seconds = time.perf_counter() - started
     acc = (
@@ -378,6 +389,9 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
             file=err,
         )
     pictures.append(("network.svg", lambda: plots.network_svg(model, X[0], folder / "network.svg")))
+    if recorder is not None:
+        page = folder / "explorer.html"
+        pictures.append((page.name, lambda: recorder.write(page, history, title=title)))
     for name, draw in pictures:
         # A missing optional package (matplotlib, the drawing module) or Graphviz's
         # `dot` costs that one picture, not the run.

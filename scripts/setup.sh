@@ -29,6 +29,20 @@ if ! command -v dot >/dev/null 2>&1; then
   fi
 fi
 
+# --- Browser tests (tests/test_explore.py): headless Chromium and chromedriver.
+# Only for the tests (scripts/test.sh sets SETUP_BROWSER=1); without them those tests
+# are skipped. Installed with apt-get only when missing and only as root.
+if [ "${SETUP_BROWSER:-0}" = "1" ] && ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; }; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Chromium and chromedriver with apt-get (for the browser tests)" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "setup: note: Chromium or chromedriver is missing, so the browser tests will be skipped; install them with: sudo apt-get install chromium chromium-driver" >&2
+  fi
+fi
+# --- end of the browser tests' block
+
 # The virtual environment, re-installed when pyproject.toml changes.
 STAMP="$VENV/.installed-from"
 WANT="$(cat "$ROOT/pyproject.toml" | cksum)"
@@ -36,7 +50,7 @@ if [ ! -x "$PY" ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "setup: creating $VENV and installing the project (a few minutes the first time)" >&2
   python3 -m venv "$VENV"
   LOG="$VENV/pip-install.log"
-  if ! { "$PY" -m pip install --upgrade pip && "$PY" -m pip install -e "$ROOT[test,notebooks,plots,progress,onnx]"; } >"$LOG" 2>&1; then
+  if ! { "$PY" -m pip install --upgrade pip && "$PY" -m pip install -e "$ROOT[test,notebooks,plots,progress,browser,onnx]"; } >"$LOG" 2>&1; then
     tail -n 30 "$LOG" >&2
     echo "setup: pip install failed; the full log is in $LOG" >&2
     exit 1
