@@ -290,6 +290,16 @@ class OnnxGraph:
         self._add_initializer(name, float(value))
         return OnnxSymbol(self, name)
 
+    def output(self, value: Any, name: str) -> None:
+        """Make `value` the graph output `name`, of shape [N] like the inputs."""
+        if isinstance(value, OnnxSymbol) and value.name in self._batched:
+            self.nodes.append(self._helper.make_node("Identity", [value.name], [name], name=name))
+            return
+        # The same number for every row (a constant, or made of captured weights only).
+        shape = self.node("Shape", self.inputs[0])
+        source = self._name_of(value, "Expand")
+        self.nodes.append(self._helper.make_node("Expand", [source, shape], [name], name=name))
+
     def symbol(self, out: Any) -> Any:
         """What a table entry returned, as a symbol (numbers stay numbers)."""
         if isinstance(out, OnnxSymbol):
@@ -498,6 +508,7 @@ def function_to_onnx(
     leaves = [Value(x, name) for x, name in zip(numbers_in, names_in)]
     with Tracer() as tracer:
         result = fn(*leaves)
+    tracer.allow_retrace_hint = False  # export has no retrace
     tracer.refuse_comparisons()
     if tracer.data_reads:
         warnings.warn(
@@ -556,18 +567,9 @@ def function_to_onnx(
                 f"({type(e).__name__}: {e}); write it with + - * / and the m.* functions"
             ) from None
     g.scope = ""
-    outputs = []
     for r, name in zip(results, names_out):
-        s = symbols[r] if isinstance(r, Value) else float(r)
-        if isinstance(s, OnnxSymbol) and g.batched(s.name):
-            g.nodes.append(g._helper.make_node("Identity", [s.name], [name], name=name))
-        else:  # the same number for every row: broadcast it to [N]
-            shape = g.node("Shape", names_in[0])
-            g.nodes.append(
-                g._helper.make_node("Expand", [g._name_of(s, "Expand"), shape], [name], name=name)
-            )
-        outputs.append(name)
-    return _finish(onnx, g, names_in, outputs, fn)
+        g.output(symbols[r] if isinstance(r, Value) else float(r), name)
+    return _finish(onnx, g, names_in, names_out, fn)
 
 
 def export_onnx(
