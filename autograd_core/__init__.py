@@ -8,6 +8,7 @@ into their gradients and Hessians; `compiled` records a graph once and replays
 it as generated float code.
 """
 
+from autograd_core._version import __version__
 from autograd_core.anomaly import AnomalyError, detect_anomaly
 from autograd_core.compiled import (
     CompiledFunction,
@@ -44,6 +45,7 @@ from autograd_core.graph import GraphStats, graph_stats
 from autograd_core.onnx_export import export_onnx
 
 __all__ = [
+    "__version__",
     "FLOAT",
     "VALUE",
     "AnomalyError",
