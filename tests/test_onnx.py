@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+import nn
 from nn.layers import ACTIVATIONS, MLP, Layer, Neuron
 from nn.module import Module
 
@@ -197,11 +198,14 @@ def test_cli_onnx_writes_a_model_matching_the_saved_weights(tmp_path):
     path = tmp_path / "out" / "model.onnx"
     assert str(Path("out") / "model.onnx") in result.stdout
     onnx.checker.check_model(str(path), full_check=True)
-    model = MLP(2, [16, 16, 1], seed=99)
-    model.load(tmp_path / "out" / "weights.json")
     X = np.random.default_rng(4).uniform(-2, 2, size=(20, 2))
     (y,) = run_ort(path, x=X)
+    # The README's three lines, from the weights file to a session, give the same model.
+    model = nn.load(tmp_path / "out" / "weights.json")
+    model.export_onnx(tmp_path / "again.onnx")
+    session = ort.InferenceSession(str(tmp_path / "again.onnx"), providers=["CPUExecutionProvider"])
     assert_close(y, engine_outputs(model, X))
+    assert (session.run(None, {"x": X})[0] == y).all()
 
 
 def test_cli_without_onnx_refuses_before_training(tmp_path, monkeypatch, capsys):
