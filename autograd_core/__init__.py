@@ -42,6 +42,7 @@ from autograd_core.explore import explore
 from autograd_core.functional import grad, hessian, hvp, value_and_grad
 from autograd_core.gradcheck import GradcheckError, gradcheck, numerical_gradient
 from autograd_core.graph import GraphStats, graph_stats
+from autograd_core.onnx_export import export_onnx
 
 __all__ = [
     "__version__",
@@ -65,6 +66,7 @@ __all__ = [
     "draw_explained",
     "enable_grad",
     "explain_paths",
+    "export_onnx",
     "explore",
     "grad",
     "hessian",

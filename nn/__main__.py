@@ -5,7 +5,8 @@ noise 0.1), MLP(2, [16, 16, 1]) with relu, hinge loss + 1e-4 * L2, 100 steps
 of SGD with learning rate 1.0 - 0.9*k/100. It shows progress, prints the
 final loss and accuracy, and writes to `--out`: weights.json, loss.png,
 decision_boundary.png (2-D classification only) and network.svg; with --html
-also explorer.html, a page to step through training and backpropagation.
+also explorer.html, a page to step through training and backpropagation; with
+--onnx also model.onnx, the trained model for ONNX Runtime.
 
 Bad options and values end with one line on stderr and exit status 2, and
 so does a run whose estimated memory exceeds `cli_checks.MEMORY_LIMIT` (2 GiB)
@@ -20,6 +21,7 @@ model with `nn.load` and prints its output on one input.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import subprocess
 import sys
@@ -303,6 +305,11 @@ def _train_options(t: argparse.ArgumentParser) -> None:
         "the backward pass of one example, at a few recorded steps (one offline page)",
     )
     t.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write model.onnx (the trained model for ONNX Runtime; needs the onnx extra)",
+    )
+    t.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bar (it is shown only on a terminal anyway)",
@@ -349,6 +356,9 @@ def _check(args: argparse.Namespace) -> None:
             "--compiled cannot trace softmax-ce (it picks the largest logit, a data-dependent "
             "branch): drop --compiled"
         )
+    if args.onnx and importlib.util.find_spec("onnx") is None:
+        # Before training, not after: a long run should not end without its file.
+        raise UsageError("--onnx needs the onnx package: pip install 'autograd-core[onnx]'")
     if not args.out:
         raise UsageError("--out is empty: give a folder for the output files (default: out)")
     try:
@@ -459,6 +469,8 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         )
 
     written = [model.save(folder / "weights.json")]
+    if args.onnx:
+        written.append(model.export_onnx(folder / "model.onnx"))
     title = f"{args.data}: {model!r}"
     pictures: list[tuple[str, Callable[[], Path]]] = [
         ("loss.png", lambda: plots.loss_curve(history, folder / "loss.png", title=title))

@@ -134,6 +134,12 @@ class Module:
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: {e}") from None
 
+    def export_onnx(self, path: str | os.PathLike) -> Path:
+        """Write the model as ONNX (needs the `onnx` extra); see autograd_core.onnx_export."""
+        from autograd_core.onnx_export import export_module
+
+        return export_module(self, path)
+
 
 # ---------------------------------------------------------------------------
 # Helpers.

@@ -1,0 +1,678 @@
+"""ONNX export: the door from this engine to ONNX Runtime, PyTorch and the rest.
+
+Two exports live here, both writing float64 models checked by `onnx.checker`:
+
+- `export_onnx(fn, example_inputs, path)` traces a function of Values once and
+  writes the graph it built. ONNX is one more namespace the rules run in: each
+  node's `op.rule` runs on `OnnxSymbol`s, whose operators add nodes, and on
+  `m.*` functions generated from `ops.MATH` (each entry's `onnx` field writes
+  its nodes with the small builder `OnnxGraph`). The maths is not written twice.
+- `export_module(model, path)` writes an `nn` model (Neuron, Layer, MLP) as one
+  `Gemm` per layer with the trained weights as initializers, followed by the
+  layer's activation as its ONNX op (Relu, Tanh, Sigmoid; none for linear).
+  `Module.export_onnx` calls it.
+
+Initializer names of `nn` models follow `named_parameters()`: drop the neuron
+index `.<j>` and the input index `[<k>]` from a parameter's name and you have
+the name of the tensor holding it; the dropped indices are its element. So
+`layers.0.neurons.w` is layer 0's weight matrix of shape [nout, nin], whose
+element [j, k] is `layers.0.neurons.<j>.w[<k>]`, and `layers.0.neurons.b[j]`
+is `layers.0.neurons.<j>.b`. For a lone Neuron the tensors are `w` [1, nin]
+and `b` [1].
+
+The `onnx` package is an optional extra (`pip install 'autograd-core[onnx]'`)
+imported only when something is exported, so `import autograd_core` never
+needs it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import numbers
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autograd_core import ops
+from autograd_core.engine import Value
+from autograd_core.errors import as_float
+from autograd_core.files import atomic_write
+from autograd_core.trace import Tracer, TracingWarning
+
+__all__ = [
+    "OPSET",
+    "ExportError",
+    "OnnxGraph",
+    "OnnxSymbol",
+    "export_module",
+    "export_onnx",
+    "function_to_onnx",
+    "module_to_onnx",
+    "onnx_namespace",
+]
+
+#: The ONNX operator set the exported models declare (ONNX Runtime >= 1.13 runs it).
+OPSET = 17
+#: The IR version written: the oldest that opset 17 allows, so older runtimes load the files.
+IR_VERSION = 8
+
+PRODUCER = "autograd_core"
+
+# nn activation -> ONNX op (None: no node, the layer is affine).
+_ACTIVATION_OPS: dict[str, str | None] = {
+    "relu": "Relu",
+    "tanh": "Tanh",
+    "sigmoid": "Sigmoid",
+    "linear": None,
+}
+
+
+def import_onnx() -> Any:
+    """The `onnx` module, or an ImportError saying which extra to install."""
+    try:
+        import onnx
+    except ImportError as e:
+        raise ImportError(
+            "ONNX export needs the onnx package, which autograd_core does not install by "
+            "default: pip install 'autograd-core[onnx]' (onnx, onnxruntime, numpy)"
+            f" [{type(e).__name__}: {e}]"
+        ) from None
+    return onnx
+
+
+# ---------------------------------------------------------------------------
+# nn models.
+
+
+@dataclass
+class _Dense:
+    """One layer as the file stores it: `act(x @ W.T + b)`."""
+
+    prefix: str  # "layers.0.neurons." or "neurons." or "" (a lone Neuron)
+    weights: list[list[float]]  # [nout][nin]
+    bias: list[float] | None  # [nout], None for a layer without bias
+    activation: str
+
+
+def _layer(prefix: str, neurons: Sequence[Any]) -> _Dense:
+    first = neurons[0]
+    return _Dense(
+        prefix=prefix,
+        weights=[[w.data for w in n.w] for n in neurons],
+        bias=None if first.b is None else [n.b.data for n in neurons],
+        activation=first.activation,
+    )
+
+
+def _dense_layers(model: Any) -> tuple[int, list[_Dense]]:
+    """`(nin, layers)` of a Neuron, Layer or MLP, read from its attributes.
+
+    Read by structure rather than by class so that the core does not import `nn`.
+    """
+    kind = type(model).__name__
+    try:
+        arch = model.architecture()
+        kind = arch["type"]
+        if kind == "Neuron":
+            return model.nin, [_layer("", [model])]
+        if kind == "Layer":
+            return model.nin, [_layer("neurons.", model.neurons)]
+        if kind == "MLP":
+            return model.nin, [
+                _layer(f"layers.{i}.neurons.", layer.neurons)
+                for i, layer in enumerate(model.layers)
+            ]
+    except (AttributeError, KeyError, TypeError):
+        pass
+    raise TypeError(
+        f"export_onnx writes nn Neuron, Layer and MLP models, got {kind} ({type(model).__name__})"
+    )
+
+
+def module_to_onnx(
+    model: Any, *, input_name: str = "x", output_name: str = "y"
+) -> Any:  # -> onnx.ModelProto
+    """The ONNX model of an nn Neuron, Layer or MLP, checked by `onnx.checker`.
+
+    Input `x` of shape [N, nin] (N, the batch, is free), output `y` of shape
+    [N, nout] ([N, 1] for one output), float64 throughout.
+    """
+    onnx = import_onnx()
+    from onnx import TensorProto, helper
+
+    nin, layers = _dense_layers(model)
+    nodes, initializers = [], []
+    current = input_name
+    last = len(layers) - 1
+    for i, layer in enumerate(layers):
+        nout = len(layer.weights)
+        w_name, b_name = f"{layer.prefix}w", f"{layer.prefix}b"
+        example = layer.prefix.replace("neurons.", "neurons.<j>.")
+        fan_in = len(layer.weights[0])
+        w_tensor = helper.make_tensor(
+            w_name, TensorProto.DOUBLE, [nout, fan_in], [x for row in layer.weights for x in row]
+        )
+        w_tensor.doc_string = f"element [j, k] is parameter {example}w[<k>]"
+        initializers.append(w_tensor)
+        inputs = [current, w_name]
+        if layer.bias is not None:
+            b_tensor = helper.make_tensor(b_name, TensorProto.DOUBLE, [nout], layer.bias)
+            b_tensor.doc_string = f"element [j] is parameter {example}b"
+            initializers.append(b_tensor)
+            inputs.append(b_name)
+        op = _ACTIVATION_OPS[layer.activation]
+        tag = layer.prefix.removesuffix("neurons.").rstrip(".") or type(model).__name__.lower()
+        affine = output_name if (i == last and op is None) else f"{tag}.affine"
+        # y = x @ W.T (+ b): W is stored [nout, nin], as the neurons hold it.
+        nodes.append(helper.make_node("Gemm", inputs, [affine], name=f"{tag}.gemm", transB=1))
+        current = affine
+        if op is not None:
+            out = output_name if i == last else f"{tag}.{layer.activation}"
+            nodes.append(helper.make_node(op, [current], [out], name=f"{tag}.{layer.activation}"))
+            current = out
+    nout = len(layers[-1].weights)
+    graph = helper.make_graph(
+        nodes,
+        type(model).__name__,
+        [helper.make_tensor_value_info(input_name, TensorProto.DOUBLE, ["N", nin])],
+        [helper.make_tensor_value_info(output_name, TensorProto.DOUBLE, ["N", nout])],
+        initializer=initializers,
+    )
+    arch = model.architecture()
+    proto = _model(helper, graph, doc=f"{model!r} exported by autograd_core")
+    helper.set_model_props(proto, {"architecture": json.dumps(arch)})
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export_module(model: Any, path: str | os.PathLike) -> Path:
+    """Write `module_to_onnx(model)` to `path` atomically; returns the path."""
+    proto = module_to_onnx(model)
+    return atomic_write(path, proto.SerializeToString())
+
+
+# ---------------------------------------------------------------------------
+# Shared.
+
+
+def _model(helper: Any, graph: Any, doc: str) -> Any:
+    proto = helper.make_model(
+        graph,
+        producer_name=PRODUCER,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        doc_string=doc,
+    )
+    proto.ir_version = IR_VERSION
+    return proto
+
+
+# ---------------------------------------------------------------------------
+# Traced functions: ONNX as one more namespace the rules run in.
+#
+# Each op's rule is run once with symbols for operands; the symbols' operators
+# and the namespace's functions (generated from `ops.MATH`, whose `onnx` field
+# says how to write each function with the builder below) add ONNX nodes. The
+# rule also builds its local derivatives; nothing reads them, and they are
+# pruned before the model is written.
+
+
+class ExportError(ValueError):
+    """A function or op that has no ONNX form; the message names it and says why."""
+
+
+class _NoOnnxForm(Exception):
+    """Raised inside a rule run on symbols; `export_onnx` adds the op's name."""
+
+
+_BOOL_OPS = frozenset({"Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equal", "Not", "And"})
+_NAMESPACE = "ONNX"
+
+
+class OnnxGraph:
+    """The small graph builder `g` that the `onnx` entries of `ops.MATH` write with.
+
+    `g.node(op_type, *inputs, **attrs)` adds one node and returns its output's
+    name; inputs may be names, symbols or numbers (numbers become scalar
+    constants). `g.const(value)` is the name of a float64 scalar constant,
+    one per distinct value.
+    """
+
+    def __init__(self) -> None:
+        from onnx import TensorProto, helper
+
+        self._helper, self._tensor = helper, TensorProto
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self.inputs: list[str] = []
+        self._consts: dict[str, str] = {}
+        self._types: dict[str, str] = {}  # name -> "double" | "bool"
+        self._batched: set[str] = set()  # names whose value has the batch axis
+        self._count = 0
+        self.scope = ""  # prefix of node names: the traced node being written
+
+    # -- what the table entries call --------------------------------------------
+
+    def node(self, op_type: str, *inputs: Any, **attrs: Any) -> str:
+        """Add an `op_type` node reading `inputs`; its output's name."""
+        names = [self._name_of(x, op_type) for x in inputs]
+        self._count += 1
+        out = f"{self.scope}{op_type}_{self._count}"
+        self.nodes.append(self._helper.make_node(op_type, names, [out], name=out, **attrs))
+        self._types[out] = "bool" if op_type in _BOOL_OPS else "double"
+        if any(n in self._batched for n in names):
+            self._batched.add(out)
+        return out
+
+    def const(self, value: float) -> str:
+        """The name of a float64 scalar constant holding `value` (cached)."""
+        value = float(value)
+        name = f"const:{value!r}"
+        if name not in self._consts:
+            self._consts[name] = name
+            self._add_initializer(name, value)
+        return name
+
+    # -- what export_onnx calls ---------------------------------------------------
+
+    def input(self, name: str) -> OnnxSymbol:
+        """A graph input of shape [N] (float64)."""
+        self.inputs.append(name)
+        self._types[name] = "double"
+        self._batched.add(name)
+        return OnnxSymbol(self, name)
+
+    def weight(self, name: str, value: float) -> OnnxSymbol:
+        """A named scalar initializer: a Value the function captured (a trained weight)."""
+        self._add_initializer(name, float(value))
+        return OnnxSymbol(self, name)
+
+    def output(self, value: Any, name: str) -> None:
+        """Make `value` the graph output `name`, of shape [N] like the inputs."""
+        if isinstance(value, OnnxSymbol) and value.name in self._batched:
+            self.nodes.append(self._helper.make_node("Identity", [value.name], [name], name=name))
+            return
+        # The same number for every row (a constant, or made of captured weights only).
+        shape = self.node("Shape", self.inputs[0])
+        source = self._name_of(value, "Expand")
+        self.nodes.append(self._helper.make_node("Expand", [source, shape], [name], name=name))
+
+    def symbol(self, out: Any) -> Any:
+        """What a table entry returned, as a symbol (numbers stay numbers)."""
+        if isinstance(out, OnnxSymbol):
+            return out
+        if isinstance(out, str):
+            return OnnxSymbol(self, out)
+        return _plain_number(out)
+
+    def batched(self, name: str) -> bool:
+        """Whether `name` depends on an input (else it is a scalar)."""
+        return name in self._batched
+
+    def kind(self, name: str) -> str:
+        return self._types.get(name, "double")
+
+    def _add_initializer(self, name: str, value: float) -> None:
+        self.initializers.append(self._helper.make_tensor(name, self._tensor.DOUBLE, [], [value]))
+        self._types[name] = "double"
+
+    def _name_of(self, x: Any, op_type: str) -> str:
+        if isinstance(x, OnnxSymbol):
+            if x.graph is not self:
+                raise ValueError(f"{op_type}: a symbol from another ONNX graph ({x.name!r})")
+            return x.name
+        if isinstance(x, str):
+            return x
+        if isinstance(x, (int, float)) and not isinstance(x, bool) or _is_real(x):
+            return self.const(float(x))
+        raise TypeError(
+            f"ONNX node {op_type}: an input must be a symbol, a name or a number, "
+            f"got {type(x).__name__}: {x!r}"[:300]
+        )
+
+
+def _is_real(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _plain_number(x: Any) -> float:
+    if isinstance(x, bool) or not _is_real(x):
+        raise _NoOnnxForm(f"it produced {type(x).__name__}: {x!r}"[:300] + ", not a number or node")
+    return float(x)
+
+
+class OnnxSymbol:
+    """A value inside an ONNX graph being built; its operators add nodes.
+
+    Comparisons build Less/Greater nodes (conditions for `m.where`); asking
+    for the truth of one (`if x > 0:`) is an error, since the graph must hold
+    both branches.
+    """
+
+    __slots__ = ("graph", "name")
+
+    def __init__(self, graph: OnnxGraph, name: str) -> None:
+        self.graph = graph
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"OnnxSymbol({self.name!r})"
+
+    def _op(self, op_type: str, *inputs: Any) -> OnnxSymbol:
+        for x in inputs:
+            if isinstance(x, OnnxSymbol) and self.graph.kind(x.name) == "bool":
+                raise _NoOnnxForm(
+                    f"it does arithmetic ({op_type}) on a comparison; use m.where(cond, a, b)"
+                )
+        return OnnxSymbol(self.graph, self.graph.node(op_type, *inputs))
+
+    def __add__(self, other: Any) -> OnnxSymbol:
+        return self._op("Add", self, other)
+
+    def __radd__(self, other: Any) -> OnnxSymbol:
+        return self._op("Add", other, self)
+
+    def __sub__(self, other: Any) -> OnnxSymbol:
+        return self._op("Sub", self, other)
+
+    def __rsub__(self, other: Any) -> OnnxSymbol:
+        return self._op("Sub", other, self)
+
+    def __mul__(self, other: Any) -> OnnxSymbol:
+        return self._op("Mul", self, other)
+
+    def __rmul__(self, other: Any) -> OnnxSymbol:
+        return self._op("Mul", other, self)
+
+    def __truediv__(self, other: Any) -> OnnxSymbol:
+        return self._op("Div", self, other)
+
+    def __rtruediv__(self, other: Any) -> OnnxSymbol:
+        return self._op("Div", other, self)
+
+    def __pow__(self, other: Any) -> OnnxSymbol:
+        return self._op("Pow", self, other)
+
+    def __rpow__(self, other: Any) -> OnnxSymbol:
+        return self._op("Pow", other, self)
+
+    def __neg__(self) -> OnnxSymbol:
+        return self._op("Neg", self)
+
+    def __pos__(self) -> OnnxSymbol:
+        return self
+
+    def __abs__(self) -> OnnxSymbol:
+        return self._op("Abs", self)
+
+    def __lt__(self, other: Any) -> OnnxSymbol:
+        return self._op("Less", self, other)
+
+    def __le__(self, other: Any) -> OnnxSymbol:
+        return self._op("LessOrEqual", self, other)
+
+    def __gt__(self, other: Any) -> OnnxSymbol:
+        return self._op("Greater", self, other)
+
+    def __ge__(self, other: Any) -> OnnxSymbol:
+        return self._op("GreaterOrEqual", self, other)
+
+    def __bool__(self) -> bool:
+        raise _NoOnnxForm(
+            "it branches on its operand with `if` (or and/or/not), which cannot run in the "
+            f"{_NAMESPACE} namespace: the graph must hold both branches; use m.where(cond, a, b)"
+        )
+
+    def __float__(self) -> float:
+        raise _NoOnnxForm(
+            f"it turns an operand into a Python float (math.* or float()), which cannot run in "
+            f"the {_NAMESPACE} namespace; use the m.* functions"
+        )
+
+    __int__ = __index__ = __float__
+
+    __hash__ = object.__hash__  # rules never use ==; keep identity
+
+
+def _graph_of(args: Sequence[Any]) -> OnnxGraph | None:
+    for a in args:
+        if isinstance(a, OnnxSymbol):
+            return a.graph
+        if isinstance(a, (list, tuple)):
+            g = _graph_of(a)
+            if g is not None:
+                return g
+    return None
+
+
+def _onnx_function(entry: Any) -> Any:
+    """`m.<name>` in the ONNX namespace: nodes for symbols, the float function for numbers."""
+
+    def apply(*args: Any) -> Any:
+        g = _graph_of(args)
+        if g is None:  # only numbers (constants): fold them as the engine computes them
+            return entry.fn(*args)
+        return g.symbol(entry.onnx(g, *args))
+
+    apply.__name__ = entry.name
+    apply.__qualname__ = f"ONNX.{entry.name}"
+    return apply
+
+
+_ONNX_NAMESPACE: Any = None
+
+
+def onnx_namespace() -> Any:
+    """The namespace a rule sees when it writes ONNX: one function per `ops.MATH` entry."""
+    global _ONNX_NAMESPACE
+    if _ONNX_NAMESPACE is None:
+        _ONNX_NAMESPACE = ops.namespace(
+            _NAMESPACE, lambda entry: None if entry.onnx is None else _onnx_function(entry)
+        )
+    return _ONNX_NAMESPACE
+
+
+# ---------------------------------------------------------------------------
+
+
+def function_to_onnx(
+    fn: Any,
+    example_inputs: Sequence[float],
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+) -> Any:  # -> onnx.ModelProto
+    """The ONNX model of `fn` traced at `example_inputs` (see `export_onnx`), checked."""
+    onnx = import_onnx()
+
+    if not callable(fn):
+        raise TypeError(f"export_onnx needs a function of Values, got {type(fn).__name__}")
+    if isinstance(example_inputs, (str, bytes)) or not isinstance(example_inputs, Sequence):
+        raise TypeError(
+            "export_onnx needs example_inputs as a sequence of numbers, one per argument, "
+            f"got {type(example_inputs).__name__}: {example_inputs!r}"[:300]
+        )
+    if not example_inputs:
+        raise ValueError(
+            "export_onnx needs at least one input: the batch size N comes from the inputs"
+        )
+    numbers_in = [
+        as_float(x, f"export_onnx example input {i}") for i, x in enumerate(example_inputs)
+    ]
+    names_in = _names(
+        input_names, len(numbers_in), _parameter_names(fn, len(numbers_in)), "input_names"
+    )
+
+    leaves = [Value(x, name) for x, name in zip(numbers_in, names_in)]
+    with Tracer() as tracer:
+        result = fn(*leaves)
+    tracer.allow_retrace_hint = False  # export has no retrace
+    tracer.refuse_comparisons()
+    if tracer.data_reads:
+        warnings.warn(
+            f"the function read a Value's .data at {tracer.data_reads[0]}: that number is "
+            "written into the ONNX model as a constant",
+            TracingWarning,
+            stacklevel=3,
+        )
+    single = not isinstance(result, (tuple, list))
+    results = [result] if single else list(result)
+    if not results:
+        raise ValueError("export_onnx: the function returned no outputs (an empty tuple)")
+    for i, r in enumerate(results):
+        if not isinstance(r, Value) and not (_is_real(r)):
+            raise TypeError(
+                f"export_onnx: output {i} of the function must be a Value or a number, "
+                f"got {type(r).__name__}: {r!r}"[:300]
+            )
+    stem = "y"
+    while True:  # "y", y0, y1, ... unless an input is called so: then "y_", ...
+        default_out = [stem] if single else [f"{stem}{i}" for i in range(len(results))]
+        if not set(default_out) & set(names_in):
+            break
+        stem += "_"
+    names_out = _names(output_names, len(results), default_out, "output_names")
+    clash = set(names_in) & set(names_out)
+    if clash:
+        raise ValueError(f"export_onnx: {sorted(clash)[0]!r} is both an input and an output name")
+
+    g = OnnxGraph()
+    m = onnx_namespace()
+    symbols: dict[Value, Any] = {}
+    for leaf, name in zip(leaves, names_in):
+        symbols[leaf] = g.input(name)
+    used = set(names_in)
+    for index, node in enumerate(_forward_order([r for r in results if isinstance(r, Value)])):
+        if node in symbols:
+            continue
+        op = node.op
+        if op is None:
+            if node in tracer.created:  # a constant the function made: fold it
+                symbols[node] = node.data
+            else:  # a captured Value (a trained weight): a named initializer
+                symbols[node] = g.weight(_weight_name(node, used), node.data)
+            continue
+        args = [symbols[a] if isinstance(a, Value) else float(a) for a in node.operands]
+        g.scope = f"{index}.{op.name}/"
+        try:
+            out = op.rule(m, *args)[0]
+            symbols[node] = g.symbol(out)
+        except _NoOnnxForm as e:
+            raise ExportError(f"op {op.name!r} has no ONNX form: {e}") from None
+        except (AttributeError, TypeError) as e:
+            raise ExportError(
+                f"op {op.name!r} has no ONNX form: its rule does something only floats can "
+                f"({type(e).__name__}: {e}); write it with + - * / and the m.* functions"
+            ) from None
+    g.scope = ""
+    for r, name in zip(results, names_out):
+        g.output(symbols[r] if isinstance(r, Value) else float(r), name)
+    return _finish(onnx, g, names_in, names_out, fn)
+
+
+def export_onnx(
+    fn: Any,
+    example_inputs: Sequence[float],
+    path: str | os.PathLike,
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+) -> Path:
+    """Trace `fn` once at `example_inputs` and write it as an ONNX model (float64).
+
+    `fn` takes one Value per example input and returns a Value or a tuple of
+    Values. The model has one input per argument and one output per result,
+    each of shape [N], so one run evaluates a batch of N points. Input names
+    default to `fn`'s parameter names (x0, x1, ... for `*args`), outputs to
+    `y` (y0, y1, ... for a tuple). Every built-in op and every primitive whose
+    rule uses `m.*` functions and `m.where` exports. Refused, naming the
+    cause: branches on data in `fn` (TracingError, as in compiled replay) and
+    ops whose rule branches with `if`, calls `math.*` or uses a function
+    outside the ONNX namespace (ExportError). Values that `fn` uses without
+    receiving them (captured weights) are written as named constants with
+    their current numbers. Returns the path; the file is written atomically.
+    """
+    proto = function_to_onnx(fn, example_inputs, input_names, output_names)
+    return atomic_write(path, proto.SerializeToString())
+
+
+def _forward_order(outputs: list[Any]) -> list[Any]:
+    # engine.walk: every node the outputs need, each after its operands (the
+    # core notes call it graph.forward_order; it is the same walk).
+    from autograd_core.engine import walk
+
+    return walk(outputs)
+
+
+def _parameter_names(fn: Any, n: int) -> list[str]:
+    """`fn`'s positional parameter names when there are exactly `n`, else x0, x1, ..."""
+    fallback = [f"x{i}" for i in range(n)]
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return fallback
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in params if p.kind in kinds]
+    return names if len(names) == n and len(params) == n else fallback
+
+
+def _names(given: Sequence[str] | None, n: int, default: list[str], what: str) -> list[str]:
+    if given is None:
+        return default
+    if isinstance(given, str) or not isinstance(given, Sequence):
+        raise TypeError(f"export_onnx: {what} must be a list of str, got {given!r}"[:300])
+    names = list(given)
+    if len(names) != n:
+        raise ValueError(f"export_onnx: {what} has {len(names)} name(s), the function has {n}")
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"export_onnx: {what} must hold non-empty str, got {name!r}"[:300])
+    if len(set(names)) != n:
+        dup = next(x for x in names if names.count(x) > 1)
+        raise ValueError(f"export_onnx: {what} repeats {dup!r}")
+    return names
+
+
+def _weight_name(node: Any, used: set[str]) -> str:
+    """A captured Value's initializer name: its label (made unique), else `weight`."""
+    base = node.label or "weight"
+    name, k = base, 0
+    while name in used:
+        k += 1
+        name = f"{base}#{k}"
+    used.add(name)
+    return name
+
+
+def _finish(onnx: Any, g: OnnxGraph, inputs: list[str], outputs: list[str], fn: Any) -> Any:
+    """Prune what the outputs do not need (the derivatives), name-check, build and check."""
+    from onnx import TensorProto, helper
+
+    needed = set(outputs)
+    kept = []
+    for node in reversed(g.nodes):
+        if any(o in needed for o in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    kept.reverse()
+    initializers = [t for t in g.initializers if t.name in needed]
+    internal = {o for n in kept for o in n.output} - set(outputs)
+    internal |= {t.name for t in initializers}
+    clash = internal & (set(inputs) | set(outputs))
+    if clash:
+        raise ValueError(
+            f"export_onnx: the name {sorted(clash)[0]!r} is also used inside the graph; "
+            "choose other input or output names"
+        )
+    graph = helper.make_graph(
+        kept,
+        getattr(fn, "__name__", "function"),
+        [helper.make_tensor_value_info(n, TensorProto.DOUBLE, ["N"]) for n in inputs],
+        [helper.make_tensor_value_info(n, TensorProto.DOUBLE, ["N"]) for n in outputs],
+        initializer=initializers,
+    )
+    doc = f"{getattr(fn, '__qualname__', fn)!r} traced by autograd_core"
+    proto = _model(helper, graph, doc=doc)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
