@@ -66,11 +66,12 @@ class GraphvizNotFound(RuntimeError):
     """Graphviz's `dot` is not installed: the message says how to install it."""
 
 
-class GraphvizError(RuntimeError, graphviz.CalledProcessError):
+class GraphvizError(RuntimeError, subprocess.CalledProcessError):
     """`dot` failed on a drawing: the message says what was drawn and what `dot` said.
 
-    A RuntimeError, and still the `graphviz.CalledProcessError` raised before,
-    for code that catches that.
+    A RuntimeError, and still a `subprocess.CalledProcessError` (the base of
+    what graphviz raised before), for code that catches that. Not graphviz's
+    own subclass: `import autograd_core` does not import graphviz.
     """
 
     def __init__(self, message: str, cause: subprocess.CalledProcessError) -> None:
@@ -215,7 +216,9 @@ def _text_escape(text: str) -> str:
     """
     text = _UNPRINTABLE.sub(_show_unprintable, str(text))
     text = text.replace("\\", "\\\\").replace("&", "&amp;").replace("\n", "\\n")
-    return graphviz.nohtml(text)
+    from graphviz import nohtml
+
+    return nohtml(text)
 
 
 def _record_escape(text: str) -> str:
@@ -251,7 +254,9 @@ def _op_label(node: Value) -> str:
     else:
         listed = ", ".join(f"#{i} = {_num(c)}" for i, c in consts)
         text = f"{symbol}\\n{listed}"
-    return graphviz.nohtml(text)
+    from graphviz import nohtml
+
+    return nohtml(text)
 
 
 # ---------------------------------------------------------------------------

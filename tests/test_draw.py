@@ -377,7 +377,7 @@ def test_failed_render_leaves_the_old_file_intact(tmp_path, monkeypatch):
         raise graphviz.CalledProcessError(1, ["dot"], output=b"", stderr=b"boom")
 
     monkeypatch.setattr(draw, "_pipe_svg", broken)
-    with pytest.raises(graphviz.CalledProcessError):
+    with pytest.raises(draw.GraphvizError, match="boom"):
         render_svg(Value(1.0) * 2, target)
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["graph.svg"]

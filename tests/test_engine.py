@@ -12,6 +12,7 @@ import math
 import operator
 import sys
 import threading
+import warnings
 from contextlib import contextmanager
 from functools import reduce
 from itertools import repeat
@@ -283,7 +284,10 @@ def test_subgraph_backward_resets_shared_intermediate():
 # no_grad and detach.
 
 
-def test_no_grad_context_manager_records_no_parents():
+def test_no_grad_context_manager_records_no_parents(monkeypatch):
+    from autograd_core import engine
+
+    monkeypatch.setattr(engine, "_warned_no_grad", False)
     x = Value(2.0)
     assert is_grad_enabled()
     with no_grad():
@@ -293,8 +297,12 @@ def test_no_grad_context_manager_records_no_parents():
     assert is_grad_enabled()
     assert y.data == 7.0 and y.is_leaf and y.parents == () and y.op is None
     assert z.data == 5.0 and z.is_leaf
-    y.backward()
+    with pytest.warns(RuntimeWarning, match=r"computed under no_grad\(\).*shown once"):
+        y.backward()
     assert x.grad == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y.backward()  # once is enough
 
 
 def test_no_grad_as_decorator():
