@@ -37,14 +37,16 @@ thread its own forward pass (the usual case), or a lock around backward.
 
 from __future__ import annotations
 
+import math
 import numbers
+import textwrap
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from autograd_core import ops
+from autograd_core import ops, symbolic
 from autograd_core.errors import as_float, cut, describe
 from autograd_core.ops import FLOAT, PRIMITIVES
 
@@ -436,7 +438,100 @@ def _checked(node: Value) -> None:
         observer.node_created(node)
 
 
-OPS: dict[str, Op] = {p.name: Op(p.name, p.rule, p.arity, p.symbol) for p in PRIMITIVES}
+# ---------------------------------------------------------------------------
+# The built-in ops' `apply`, compiled from their rules. Each rule is run once
+# over the symbolic namespace (symbolic.py) and its output and derivative
+# expressions are written into a specialised `apply`: the same arithmetic and
+# the same checked functions in the same order as calling the rule on
+# floats, without the call and the tuple, and without computing the
+# derivative of a number operand, which nothing reads.
+
+_NODE = """\
+    node = _new(Value)
+    node._data = out
+    node.grad = 0.0
+    node.label = ""
+    node._op = op
+    node._a = a
+    node._ga = ga
+    node._b = {b}
+    node._gb = {gb}
+    node._mark = None
+    if _slow:
+        _checked(node)
+    return node"""
+
+
+def _expressions(rule: Callable, needed: Sequence[bool], indent: str) -> list[str]:
+    """Statements computing `out` and `ga`, `gb` (those needed) from `x0`, `x1`."""
+    args = [symbolic.Sym("var", f"x{i}") for i in range(len(needed))]
+    out, *derivs = rule(symbolic.SYM, *args)
+    lines: list[str] = []
+    keep = [d for d, n in zip(derivs, needed) if n]
+    symbolic.emit_shared(out, keep, "out", 0, lines.append)
+    for name, d, n in zip(("ga", "gb"), derivs, needed):
+        lines.append(f"{name} = {symbolic.render(d)[0] if n else 'None'}")
+    return [indent + line for line in lines]
+
+
+def _compiled_source(arity: int) -> Callable[[Callable], str]:
+    def source(rule: Callable) -> str:
+        if arity == 1:
+            body = ["    x0 = a._data", *_expressions(rule, [True], "    ")]
+            return "\n".join(["def apply(a):", *body, _NODE.format(b="None", gb="None")])
+        number = """\
+{i}if {v}.__class__ is not float:
+{i}    {v} = _number({v}, op.name)
+{i}    if {v} is None:
+{i}        return NotImplemented"""
+        lines = [
+            "def apply(a, b):",
+            "    if a.__class__ is Value:",
+            "        x0 = a._data",
+            "        if b.__class__ is Value:",
+            "            x1 = b._data",
+            *_expressions(rule, [True, True], "            "),
+            "        else:",
+            number.format(i="            ", v="b"),
+            "            x1 = b",
+            *_expressions(rule, [True, False], "            "),
+            "    else:",
+            number.format(i="        ", v="a"),
+            "        x0 = a",
+            "        x1 = b._data",
+            *_expressions(rule, [False, True], "        "),
+        ]
+        return "\n".join([*lines, _NODE.format(b="b", gb="gb")])
+
+    return source
+
+
+def _compiled_apply(op: Op) -> Callable[..., Value]:
+    source = _compiled_source(op.arity)(op.rule)  # type: ignore[arg-type]
+    scope: dict[str, Any] = {}
+    code = compile(
+        f"def make(op):\n{textwrap.indent(source, '    ')}\n    return apply",
+        f"<apply {op.name}>",
+        "exec",
+    )
+    exec(code, _APPLY_GLOBALS, scope)
+    apply = scope["make"](op)
+    apply.__doc__ = f"{op.name}: written from its rule (see engine._compiled_apply)\n\n{source}"
+    return apply
+
+
+_APPLY_GLOBALS = globals()
+_APPLY_GLOBALS.update(symbolic.FUNCTIONS, _inf=math.inf, _nan=math.nan)
+
+
+def _builtin(p: ops.Primitive) -> Op:
+    op = Op(p.name, p.rule, p.arity, p.symbol)
+    if p.arity in (1, 2):
+        op.apply = _compiled_apply(op)
+    return op
+
+
+OPS: dict[str, Op] = {p.name: _builtin(p) for p in PRIMITIVES}
 LINEAR = OPS["linear"]
 
 

@@ -240,12 +240,12 @@ def render(x: Any) -> tuple[str, int]:
         ca = render(args[0])
         if ca[1] != _ATOM:  # a compound argument would be computed twice inline
             return f"_{kind}({ca[0]})", _ATOM
-        a = ca[0]
+        a = ca[0]  # written as ops.MATH's float functions are: NaN stays NaN
         if kind == "relu":
-            return f"({a} if {a} > 0 else 0.0)", _ATOM
+            return f"(0.0 if {a} <= 0 else {a})", _ATOM
         if kind == "step":
-            return f"(1.0 if {a} > 0 else 0.0)", _ATOM
-        return f"(1.0 if {a} > 0 else (-1.0 if {a} < 0 else 0.0))", _ATOM
+            return f"(1.0 if {a} > 0 else (0.0 if {a} <= 0 else {a}))", _ATOM
+        return f"(1.0 if {a} > 0 else (-1.0 if {a} < 0 else (0.0 if {a} == 0 else {a})))", _ATOM
     if kind == "cmp":
         op, a, b = args
         ca, cb = render(a), render(b)
@@ -357,7 +357,10 @@ def emit_shared(out: Any, derivs: list[Any], name: str, k: int, emit: Any) -> No
             continue
         seen.add(id(x))
         stack.append((x, True))
-        stack.extend((c, False) for c in reversed(tuple(_children(x))))
+        # A `where` branch is evaluated only when chosen: nothing inside it is
+        # hoisted into a statement that would run (and could fail) regardless.
+        children = (x.args[0],) if x.kind == "where" else tuple(_children(x))
+        stack.extend((c, False) for c in reversed(children))
     j = 0
     for x in post:
         if x is out or x.kind == "dot" or counts[id(x)] < 2:
