@@ -41,6 +41,11 @@ class History:
     final_loss: float = math.nan
     final_accuracy: float | None = None
     stopped_early: bool = False
+    # With held-out data (`train(..., test=(X, y))`): its accuracy at every
+    # step, at the same parameters as `accuracy[k]`, and after the last update.
+    test_accuracy: list[float | None] = field(default_factory=list)
+    final_test_loss: float | None = None
+    final_test_accuracy: float | None = None
 
     @property
     def steps(self) -> int:
@@ -255,6 +260,8 @@ def train(
     progress: bool | None = None,
     callback: Callable[[int, History], bool | None] | None = None,
     compiled: bool = False,
+    batched: bool = False,
+    test: tuple[Sequence[Sequence[float]], Sequence[Any]] | None = None,
 ) -> History:
     """Train `model` on X, y with gradient descent and return the `History`.
 
@@ -270,6 +277,11 @@ def train(
     code every step (`autograd_core.compiled`): the same losses bit for bit,
     many times faster. Full batch only; a loss that compares Values
     (softmax-ce takes the max logit) raises `TracingError`.
+    `batched=True` traces ONE example's loss and replays it over each
+    (mini-)batch with NumPy arrays (`autograd_core.compile_batched`): the
+    engine's losses and gradients to 1e-12, mini-batches allowed, every
+    built-in loss (the l2 term is added once per step, outside the mean).
+    `test=(X_test, y_test)` records held-out accuracy in the history.
     """
     X, y = _check_data(X, y)
     loss_fn, loss_name = _loss_function(loss)
@@ -294,7 +306,16 @@ def train(
     if optimizer is None:
         optimizer = SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     rng = make_rng(seed)
+    if test is not None:
+        X_test, y_test = _check_data(*test)
     compiled_step = None
+    batched_step = None
+    if compiled and batched:
+        raise ValueError("give compiled or batched, not both")
+    if batched:
+        from nn.batched import BatchedTrainer
+
+        batched_step = BatchedTrainer(model, optimizer, loss_name or loss_fn, X, y, l2, params)
     if compiled:
         if batch_size is not None:
             raise ValueError(
@@ -317,7 +338,18 @@ def train(
                 idx, order = order[:batch_size], order[batch_size:]
                 Xb, yb = [X[i] for i in idx], [y[i] for i in idx]
 
-            if compiled_step is not None:
+            if test is not None:  # before the update: the parameters of this step's forward
+                if batched_step is not None:
+                    test_acc = batched_step.accuracy(X_test, y_test)
+                elif loss_name:
+                    with no_grad():
+                        test_acc = accuracy(loss_name, [model(x) for x in X_test], y_test)
+                else:
+                    test_acc = None
+                history.test_accuracy.append(test_acc)
+            if batched_step is not None:
+                value, predictions = batched_step(Xb, yb)
+            elif compiled_step is not None:
                 value, predictions = compiled_step()
             else:
                 value, predictions = train_step(model, optimizer, loss_fn, Xb, yb, l2, params)
@@ -348,4 +380,8 @@ def train(
     history.final_loss, history.final_accuracy = evaluate(
         model, X, y, loss_fn if loss_name is None else loss_name, l2, params
     )
+    if test is not None:
+        history.final_test_loss, history.final_test_accuracy = evaluate(
+            model, X_test, y_test, loss_fn if loss_name is None else loss_name, l2, params
+        )
     return history
