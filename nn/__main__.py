@@ -254,9 +254,7 @@ def _check(args: argparse.Namespace) -> None:
     dataset = DATASETS[args.data]
     if args.loss == "auto":
         args.loss = (
-            "mse"
-            if dataset.is_regression
-            else ("hinge" if dataset.classes == 2 else "softmax-ce")
+            "mse" if dataset.is_regression else ("hinge" if dataset.classes == 2 else "softmax-ce")
         )
     if args.layers is None:
         args.layers = [16, 16, 1] if dataset.classes == 2 else [32, dataset.classes]
@@ -345,7 +343,8 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
     l2_text = f" + {args.l2:g} * L2" if args.l2 else ""
     held_out = f", {len(test[0])} held out for testing" if test else ""
     print(
-        f"data {args.data} ({len(X)} points{held_out}) | {model!r}, {len(model.parameters())} parameters | "
+        f"data {args.data} ({len(X)} points{held_out}) | {model!r}, "
+        f"{len(model.parameters())} parameters | "
         f"loss {args.loss}{l2_text} | lr {lr_text} | {steps} steps",
         file=out,
     )

@@ -48,9 +48,7 @@ def loss_curve(history: History, path: str | os.PathLike, title: str = "training
         ax.set_yscale("log")
     if history.accuracy and all(a is not None for a in history.accuracy):
         ax2 = ax.twinx()
-        ax2.plot(
-            steps, [100 * a for a in history.accuracy], color="tab:orange", label="accuracy"
-        )
+        ax2.plot(steps, [100 * a for a in history.accuracy], color="tab:orange", label="accuracy")
         tests = history.test_accuracy
         if tests and len(tests) == len(history.loss) and all(a is not None for a in tests):
             ax2.plot(
