@@ -377,11 +377,12 @@ def train(
         if bar is not None:
             bar.close()
 
-    history.final_loss, history.final_accuracy = evaluate(
-        model, X, y, loss_fn if loss_name is None else loss_name, l2, params
-    )
+    def final(X: list, y: list) -> tuple[float, float | None]:
+        if batched_step is not None:  # the same numbers, without a graph per example
+            return batched_step.evaluate(X, y)
+        return evaluate(model, X, y, loss_fn if loss_name is None else loss_name, l2, params)
+
+    history.final_loss, history.final_accuracy = final(X, y)
     if test is not None:
-        history.final_test_loss, history.final_test_accuracy = evaluate(
-            model, X_test, y_test, loss_fn if loss_name is None else loss_name, l2, params
-        )
+        history.final_test_loss, history.final_test_accuracy = final(X_test, y_test)
     return history
