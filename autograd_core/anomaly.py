@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from autograd_core.engine import Value, _anomaly_mode
+from autograd_core.engine import Observer, Value, observing
 
 __all__ = ["AnomalyError", "detect_anomaly", "nearest_label"]
 
@@ -76,12 +76,12 @@ def _describe_op(node: Value) -> str:
     return f"{name} of [{operands}]"
 
 
-class _Checker:
-    """What the engine calls in anomaly mode: raise at the first non-finite number."""
+class _Checker(Observer):
+    """An observer of the engine: raise at the first non-finite number."""
 
-    phase = "forward"  # the engine sets "backward" while create_graph builds gradient nodes
+    wants_backward = True
 
-    def forward(self, node: Value) -> None:
+    def node_created(self, node: Value) -> None:
         problems = []
         if _bad(node.data):
             problems.append(f"output {node.data!r}")
@@ -114,5 +114,5 @@ def detect_anomaly() -> Iterator[None]:
     and so does the NaN slope of `x ** y` in `y` for a negative base.
     Usable as a `with` block or a decorator; only this thread is checked.
     """
-    with _anomaly_mode(_Checker()):
+    with observing(_Checker()):
         yield

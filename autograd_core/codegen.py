@@ -2,17 +2,20 @@
 
 `compiled.py` records a graph once; this module turns it into the source of
 one function of plain floats. No derivative formula is written here: each
-node's rule is called once with `SYM`, a math namespace whose objects are
-expression builders, so the rule itself writes the code for its output and
-its local derivatives. Rules that cannot be run on symbols (they branch on
-an operand, as `pow` and `sqrt` do, or call `math` directly) are called at run
-time with `FLOAT` instead, exactly as the engine calls them.
+node's rule is called once with `SYM`, the symbolic namespace generated from
+the op table, whose objects are expression builders, so the rule itself
+writes the code for its output and its local derivatives (`m.where` becomes a
+conditional expression, evaluated lazily as on floats). A user rule that
+branches with `if` on an operand, or converts it with `float()` or `math.*`,
+cannot be written as symbols; it is called at run time with `FLOAT`, exactly
+as the engine calls it (counted in `stats["rule_calls"]`). Anything else
+that stops a rule here is a CodegenError naming the op.
 
 Every symbolic result is checked against the engine's own numbers for that
-node at trace time (bit for bit); a rule whose symbols disagree also falls
-back to the `FLOAT` call. The backward pass visits nodes in the engine's own
-order and adds contributions in the engine's order, so gradients come out
-bit for bit equal to `backward()` on a fresh graph.
+node at trace time, bit for bit; a difference is a CodegenError, never a
+quiet fallback. The backward pass visits nodes in the engine's own order
+(its one graph walk) and adds contributions in the engine's order, so
+gradients come out bit for bit equal to `backward()` on a fresh graph.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from autograd_core.engine import FLOAT, Value
+from autograd_core.engine import Value, walk
+from autograd_core.errors import cut, describe
+from autograd_core.ops import FLOAT, MATH, MathFn, force, namespace
 
-__all__ = ["SYM", "Sym", "GraphCode", "GuardFailed", "generate"]
+__all__ = ["SYM", "CodegenError", "GraphCode", "GuardFailed", "NeedsNumbers", "Sym", "generate"]
 
 
 class GuardFailed(Exception):
@@ -32,18 +37,17 @@ class GuardFailed(Exception):
 
 
 # Precedence levels of rendered code, higher binds tighter.
-_COND, _ADD, _MUL, _UNARY, _POW, _ATOM = 1, 2, 3, 4, 5, 6
-
-# Whether FLOAT.dot adds its terms one after the other, as `b + w0*x0 + ...`
-# does (1e16 + 1 - 1e16 is then 0). If it ever compensated, `dot` would be
-# emitted as a call to FLOAT.dot instead.
-_SEQUENTIAL_SUM = FLOAT.dot((1e16, 1.0, -1e16), (1.0, 1.0, 1.0), 0.0) == 0.0
+_COND, _CMP, _ADD, _MUL, _UNARY, _POW, _ATOM = 0, 1, 2, 3, 4, 5, 6
 
 _CHUNK = 64  # terms per statement in a long dot product (keeps the compiler's recursion shallow)
 
 
-class _NotSymbolic(Exception):
-    """A rule did something only numbers can do (compare, convert): call it with FLOAT."""
+class NeedsNumbers(Exception):
+    """A rule branched with `if` on an operand (or converted it): it is called with floats."""
+
+
+class CodegenError(TypeError):
+    """A rule cannot run in the symbolic namespace; the message names the op."""
 
 
 def _is_number(x: object) -> bool:
@@ -56,8 +60,9 @@ class Sym:
     """A piece of a rule's result as an expression tree, rendered to Python later.
 
     `kind` is "var" (args: name), "bin" (operator, left, right), "neg",
-    "call" (function name, arguments...), "relu"/"step"/"sign" (argument) or
-    "dot" (weights, inputs, bias). `name`, once set, replaces the expression
+    "call" (function name, arguments...), "relu"/"step"/"sign" (argument),
+    "dot" (weights, inputs, bias), "cmp" (operator, left, right) or "where"
+    (condition, then, else). `name`, once set, replaces the expression
     by a variable holding it.
     """
 
@@ -117,95 +122,84 @@ class Sym:
     def __abs__(self) -> Sym:
         return Sym("call", "abs", self)
 
-    # -- anything that needs the number itself is not symbolic -----------------
+    # -- comparisons build conditions for m.where; `if` needs the number -------
 
-    def _refuse(self, *args: Any) -> Any:
-        raise _NotSymbolic
+    def _cmp(self, op: str, other: Any) -> Any:
+        if not (other.__class__ is Sym or _is_number(other)):
+            return NotImplemented
+        return Sym("cmp", op, self, other)
 
-    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _refuse
-    __bool__ = __float__ = __int__ = __index__ = __round__ = _refuse
+    def __lt__(self, o: Any) -> Any:
+        return self._cmp("<", o)
+
+    def __le__(self, o: Any) -> Any:
+        return self._cmp("<=", o)
+
+    def __gt__(self, o: Any) -> Any:
+        return self._cmp(">", o)
+
+    def __ge__(self, o: Any) -> Any:
+        return self._cmp(">=", o)
+
+    def _needs_numbers(self, *args: Any) -> Any:
+        raise NeedsNumbers
+
+    __bool__ = __float__ = __int__ = __index__ = __round__ = _needs_numbers
+    __eq__ = __ne__ = _needs_numbers
     __hash__ = object.__hash__
 
 
-# The functions generated code calls, by the name it calls them.
-_FUNCTIONS = {
-    "_exp": FLOAT.exp,
-    "_log": FLOAT.log,
-    "_sqrt": FLOAT.sqrt,
-    "_tanh": FLOAT.tanh,
-    "_sigmoid": FLOAT.sigmoid,
-    "_sin": FLOAT.sin,
-    "_cos": FLOAT.cos,
-    "_pow": FLOAT.pow,
-    "_div": FLOAT.div,
-    "_relu": FLOAT.relu,
-    "_step": FLOAT.step,
-    "_sign": FLOAT.sign,
-    "_dot": FLOAT.dot,
-    "abs": abs,
-}
+# The functions generated code calls, by the name it calls them: every MATH
+# entry as `_name`, its checked float implementation.
+_FUNCTIONS: dict[str, Any] = {"_" + e.name: e.fn for e in MATH.values()}
+_INLINE = ("relu", "step", "sign")  # rendered as conditional expressions
 
 
-def _symbolic(name: str, arity: int = 1) -> Any:
-    float_fn = _FUNCTIONS["_" + name]
+def _has_sym(args: Sequence[Any]) -> bool:
+    return any(a.__class__ is Sym for a in args)
+
+
+def _check_operands(name: str, args: Sequence[Any]) -> None:
+    for a in args:
+        if not (a.__class__ is Sym or _is_number(a)):
+            raise TypeError(f"m.{name} got {describe(a)} in the symbolic namespace")
+
+
+def _sym_fn(entry: MathFn) -> Any:
+    name, float_fn = entry.name, entry.fn
+    if name == "where":
+
+        def where(cond: Any, a: Any, b: Any) -> Any:
+            if cond.__class__ is not Sym:  # decided while writing the code
+                return force(a if cond else b)
+            return Sym("where", cond, force(a), force(b))
+
+        return where
+    if name == "dot":
+
+        def dot(ws: Sequence[Any], xs: Sequence[Any], b: Any) -> Any:
+            ws, xs = tuple(ws), tuple(xs)
+            if not _has_sym((*ws, *xs, b)):
+                return float_fn(ws, xs, b)
+            _check_operands(name, (*ws, *xs, b))
+            return Sym("dot", ws, xs, b)
+
+        return dot
 
     def apply(*args: Any) -> Any:
-        if len(args) != arity:
-            raise TypeError(f"{name} takes {arity} argument(s)")
-        if not any(a.__class__ is Sym for a in args):
+        if not _has_sym(args):
             return float_fn(*args)  # constants fold with the very same function
-        for a in args:
-            if not (a.__class__ is Sym or _is_number(a)):
-                raise _NotSymbolic
+        _check_operands(name, args)
+        if name in _INLINE:
+            return Sym(name, *args)
         if name == "div" and args[1].__class__ is not Sym and args[1] != 0:
-            return Sym("bin", "/", *args)  # FLOAT.div by a nonzero constant is plain `/`
+            return Sym("bin", "/", *args)  # the checked div by a nonzero constant is plain `/`
         return Sym("call", "_" + name, *args)
 
-    return staticmethod(apply)
+    return apply
 
 
-def _piecewise(kind: str) -> Any:
-    float_fn = _FUNCTIONS["_" + kind]
-
-    def apply(x: Any) -> Any:
-        if x.__class__ is not Sym:
-            return float_fn(x)
-        return Sym(kind, x)
-
-    return staticmethod(apply)
-
-
-class _SymMath:
-    """The namespace a rule sees when it is asked to write code instead of computing."""
-
-    exp = _symbolic("exp")
-    log = _symbolic("log")
-    sqrt = _symbolic("sqrt")
-    tanh = _symbolic("tanh")
-    sigmoid = _symbolic("sigmoid")
-    sin = _symbolic("sin")
-    cos = _symbolic("cos")
-    pow = _symbolic("pow", 2)
-    div = _symbolic("div", 2)
-    relu = _piecewise("relu")
-    step = _piecewise("step")
-    sign = _piecewise("sign")
-
-    @staticmethod
-    def abs(x: Any) -> Any:
-        return abs(x)
-
-    @staticmethod
-    def dot(ws: Sequence[Any], xs: Sequence[Any], b: Any) -> Any:
-        ws, xs = tuple(ws), tuple(xs)
-        if len(ws) != len(xs):
-            raise _NotSymbolic
-        if not any(a.__class__ is Sym for a in (*ws, *xs, b)):
-            return FLOAT.dot(ws, xs, b)
-        return Sym("dot", ws, xs, b)
-
-
-SYM = _SymMath()
+SYM = namespace("symbolic", _sym_fn)
 
 
 # ---------------------------------------------------------------------------
@@ -254,6 +248,13 @@ def render(x: Any) -> tuple[str, int]:
         if kind == "step":
             return f"(1.0 if {a} > 0 else 0.0)", _ATOM
         return f"(1.0 if {a} > 0 else (-1.0 if {a} < 0 else 0.0))", _ATOM
+    if kind == "cmp":
+        op, a, b = args
+        ca, cb = render(a), render(b)
+        return f"{_wrap(ca, ca[1] <= _CMP)} {op} {_wrap(cb, cb[1] <= _CMP)}", _CMP
+    if kind == "where":
+        c, a, b = (render(x) for x in args)
+        return f"{_wrap(a, a[1] <= _COND)} if {_wrap(c, c[1] <= _COND)} else {_wrap(b, b[1] < _COND)}", _COND
     if kind == "dot":  # inside a larger expression: FLOAT.dot itself
         ws, xs, b = args
         return (
@@ -265,6 +266,10 @@ def render(x: Any) -> tuple[str, int]:
 
 
 _BINARY = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
@@ -280,8 +285,10 @@ def evaluate(x: Any, env: dict[str, float]) -> Any:
     kind, args = x.kind, x.args
     if kind == "var":
         return env[args[0]]
-    if kind == "bin":
+    if kind in ("bin", "cmp"):
         return _BINARY[args[0]](evaluate(args[1], env), evaluate(args[2], env))
+    if kind == "where":
+        return evaluate(args[1] if evaluate(args[0], env) else args[2], env)
     if kind == "neg":
         return -evaluate(args[0], env)
     if kind == "call":
@@ -290,10 +297,6 @@ def evaluate(x: Any, env: dict[str, float]) -> Any:
         return _FUNCTIONS["_" + kind](evaluate(args[0], env))
     if kind == "dot":
         ws, xs, b = args
-        if not _SEQUENTIAL_SUM:  # then the code calls FLOAT.dot
-            return FLOAT.dot(
-                [evaluate(w, env) for w in ws], [evaluate(v, env) for v in xs], evaluate(b, env)
-            )
         total = evaluate(b, env)
         for w, v in zip(ws, xs):
             total = total + evaluate(w, env) * evaluate(v, env)
@@ -306,7 +309,7 @@ def _children(x: Sym) -> Iterable[Any]:
     if x.kind == "dot":
         ws, xs, b = x.args
         return (*ws, *xs, b)
-    if x.kind in ("bin", "call"):
+    if x.kind in ("bin", "call", "cmp"):
         return x.args[1:]
     if x.kind == "var":
         return ()
@@ -345,63 +348,18 @@ def _local_grads(node: Value) -> list[Any]:
 
 
 def engine_backward_order(root: Value) -> list[Value]:
-    """The engine's `_backward_order`, read-only: non-leaf nodes, parents first.
-
-    Same depth-first search and the same push order (operand b before a; the
-    operands of an n-ary node in order), so reversing it visits nodes in the
-    order `backward()` does, and contributions add up in the same order.
-    """
-    state: dict[Value, int] = {}  # 1 visiting, 2 done
-    order: list[Value] = []
-    if root._op is None:
-        return order
-    stack: list[Value] = [root]
-    while stack:
-        node = stack.pop()
-        s = state.get(node)
-        if s == 1:
-            order.append(node)
-            state[node] = 2
-            continue
-        if s == 2:
-            continue
-        state[node] = 1
-        stack.append(node)
-        parents = [p for p, _ in node.parents]
-        if node._ga.__class__ is not tuple:
-            parents.reverse()  # unary and binary nodes push operand b before a
-        for p in parents:  # n-ary nodes push their operands in order
-            if p._op is not None and state.get(p) != 2:
-                stack.append(p)
-    return order
+    """The non-leaf nodes behind `root` in the order `backward()` reverses: the engine's walk."""
+    return walk((root,), leaves=False)
 
 
 def forward_order(targets: Sequence[Value]) -> list[Value]:
-    """Every node the targets need, each after its operands, target by target.
+    """Every node the targets need, each after its operands, target by target (the engine's walk).
 
     Nodes for the first target come first, so code checking a comparison can
     run as soon as the values it compares exist, before anything computed on
     the strength of its outcome (which could fail on the other branch).
     """
-    order: list[Value] = []
-    done: set[Value] = set()
-    for target in targets:
-        if target in done:
-            continue
-        stack: list[Any] = [(target, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if node in done:
-                continue
-            if expanded:
-                done.add(node)
-                order.append(node)
-                continue
-            stack.append((node, True))
-            for operand in reversed(node.operands):
-                if operand.__class__ is Value and operand not in done:
-                    stack.append((operand, False))
-    return order
+    return walk(targets)
 
 
 def generate(
@@ -422,7 +380,7 @@ def generate(
     names: dict[Value, str] = {}
     namespace: dict[str, Any] = dict(_FUNCTIONS)
     namespace.update(
-        _F=FLOAT, _inf=math.inf, _nan=math.nan, _GuardFailed=GuardFailed, _SEQ=_SEQUENTIAL_SUM
+        _F=FLOAT, _inf=math.inf, _nan=math.nan, _GuardFailed=GuardFailed
     )
     lines: list[str] = []
     emit = lines.append
@@ -578,26 +536,48 @@ def _times(local: Any, g: str) -> str:
 def _try_symbolic(
     node: Value, syms: list[Any], expected: list[Any]
 ) -> tuple[Any, list[Any]] | None:
-    """The rule's output and derivatives as Syms, if they reproduce the engine's numbers."""
+    """The rule's output and derivatives as Syms; None if the rule branches with `if`.
+
+    Anything else that stops the rule in the symbolic namespace, or a result
+    that differs from the engine's own numbers, is a CodegenError naming the op.
+    """
+    op = node._op
     try:
-        result = node._op.rule(SYM, *syms)
-    except Exception:
+        result = op.rule(SYM, *syms)
+    except NeedsNumbers:
         return None
+    except Exception as e:
+        raise CodegenError(
+            f"the rule of {op.name!r} cannot run in the symbolic namespace: "
+            f"{type(e).__name__}: {cut(str(e))}. Write it with the functions of the namespace "
+            "it receives (m.exp, m.where, ...)."
+        ) from e
     if not isinstance(result, tuple) or len(result) != len(syms) + 1:
-        return None
+        raise CodegenError(
+            f"the rule of {op.name!r} returned {describe(result)} in the symbolic namespace; "
+            f"expected the output and {len(syms)} local derivative(s)"
+        )
+    for r in result:
+        if not (r.__class__ is Sym or _is_number(r)):
+            raise CodegenError(
+                f"the rule of {op.name!r} returned {describe(r)} in the symbolic namespace"
+            )
     env: dict[str, float] = {}
     for s, x in zip(syms, node.operands):
         if s.__class__ is Sym:
-            env[s.name] = x.data
-    try:
-        values = [evaluate(r, env) for r in result]
-    except Exception:
-        return None
-    for got, want in zip(values, expected):
-        if want is not None and not _same(got, want):
-            return None
-    if any(not (r.__class__ is Sym or _is_number(r)) for r in result):
-        return None
+            env[s.name] = x._data
+    for r, want in zip(result, expected):
+        if want is None:
+            continue
+        try:
+            got = evaluate(r, env)
+        except Exception as e:
+            got = e
+        if not _same(got, want):
+            raise CodegenError(
+                f"the rule of {op.name!r} gives {got!r} in the symbolic namespace where the "
+                f"engine gave {want!r}: please report this"
+            )
     return result[0], list(result[1:])
 
 
@@ -642,12 +622,6 @@ def _emit_dot(x: Sym, name: str, emit: Any) -> None:
         f"{_wrap(render(w), render(w)[1] < _MUL)} * {_wrap(render(v), render(v)[1] <= _MUL)}"
         for w, v in zip(ws, xs)
     ]
-    if not _SEQUENTIAL_SUM:
-        emit(
-            f"{name} = _dot(({', '.join(render(w)[0] for w in ws)},), "
-            f"({', '.join(render(v)[0] for v in xs)},), {render(b)[0]})"
-        )
-        return
     head = render(b)
     acc = _wrap(head, head[1] < _ADD)
     if not terms:

@@ -11,13 +11,13 @@ change it:
 
 - *Data-dependent branches*: the function compares Values (`if v > 0:`,
   `max(values)`), so other numbers could build another graph. While tracing,
-  every comparison on a Value is recorded (Value's comparison methods are
-  wrapped for the duration of the trace, for the tracing thread only). By
+  every comparison on a Value (and `bool(v)`) is recorded by a `Tracer`, an
+  observer of the engine in the tracing thread only (`trace.py`). By
   default (`retrace=False`) a recorded comparison is a `TracingError` naming
   it and where it was made. With `retrace=True` each comparison becomes a
   guard re-checked on every call, and when one comes out the other way the
-  function is traced again at the new numbers (up to `max_traces` traces are
-  kept and reused).
+  function is traced again with each comparison answered at the new numbers
+  (no Value is written; up to `max_traces` traces are kept and reused).
 - *The number of inputs*: with `retrace=False` a call with another number of
   inputs is a ValueError saying how many were expected; with `retrace=True`
   it is traced for that number.
@@ -35,17 +35,15 @@ the function uses but did not create (a captured weight) must be passed in
 from __future__ import annotations
 
 import linecache
-import numbers
-import sys
 import threading
 import warnings
-from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from typing import Any
 
-from autograd_core import engine
 from autograd_core.codegen import GuardFailed, forward_order, generate
 from autograd_core.engine import Value, is_grad_enabled
+from autograd_core.errors import as_float, describe, is_number
+from autograd_core.trace import Tracer, TracingError, TracingWarning, describe_node
 
 __all__ = [
     "CompiledFunction",
@@ -56,128 +54,8 @@ __all__ = [
 ]
 
 
-class TracingError(Exception):
-    """The function cannot be compiled as a fixed graph; the message says why and what to do."""
-
-
-class TracingWarning(UserWarning):
-    """The function read a Value's `.data` while traced: that number is frozen into the code."""
-
-
-# ---------------------------------------------------------------------------
-# Recording comparisons and new leaves while a function is traced.
-
-_SYMBOLS = {"__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">="}
-_INTERNAL = {__name__, engine.__name__, "autograd_core.codegen"}
-
-
-class _Recorder:
-    def __init__(self) -> None:
-        self.comparisons: list[tuple[Value, str, Any, bool, str]] = []
-        self.created: set[Value] = set()
-        self.data_reads: list[str] = []
-
-
-class _TraceState(threading.local):
-    recorder: _Recorder | None = None
-
-
-_state = _TraceState()
-_patch_lock = threading.Lock()
-_patch_users = 0
-_originals: dict[str, Any] = {}
-
-
-def _where(depth: int = 2) -> str:
-    """File, line and function of the first caller outside the library."""
-    frame = sys._getframe(depth)
-    while frame is not None and frame.f_globals.get("__name__") in _INTERNAL:
-        frame = frame.f_back
-    if frame is None:
-        return "<unknown>"
-    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
-
-
-def _recording_compare(dunder: str, original: Callable) -> Callable:
-    symbol = _SYMBOLS[dunder]
-
-    def compare(self: Value, other: Any) -> bool:
-        result = original(self, other)
-        recorder = _state.recorder
-        if recorder is not None:
-            right = other if other.__class__ is Value else float(other)
-            recorder.comparisons.append((self, symbol, right, result, _where()))
-        return result
-
-    return compare
-
-
-def _recording_init(original: Callable) -> Callable:
-    def __init__(self: Value, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        recorder = _state.recorder
-        if recorder is not None:
-            recorder.created.add(self)
-
-    return __init__
-
-
-def _recording_data(member: Any) -> property:
-    def get(self: Value) -> float:
-        recorder = _state.recorder
-        if recorder is not None and sys._getframe(1).f_globals.get("__name__") not in _INTERNAL:
-            recorder.data_reads.append(_where(2))
-        return member.__get__(self, Value)
-
-    def set(self: Value, x: float) -> None:
-        member.__set__(self, x)
-
-    return property(get, set, doc=member.__doc__)
-
-
-@contextmanager
-def _recording(recorder: _Recorder):
-    """Wrap Value's comparisons, constructor and `data` while any thread traces.
-
-    The wrappers record only for threads that have a recorder installed;
-    other threads see the usual results at a small extra cost until the last
-    trace ends and the original methods are put back.
-    """
-    global _patch_users
-    with _patch_lock:
-        if _patch_users == 0:
-            for dunder in _SYMBOLS:
-                _originals[dunder] = Value.__dict__[dunder]
-                setattr(Value, dunder, _recording_compare(dunder, _originals[dunder]))
-            _originals["__init__"] = Value.__dict__["__init__"]
-            Value.__init__ = _recording_init(_originals["__init__"])  # type: ignore[method-assign]
-            # The engine's own reads go through `_value_data`, the same slot.
-            _originals["data"] = Value.__dict__["data"]
-            Value.data = _recording_data(_originals["data"])  # type: ignore[assignment]
-        _patch_users += 1
-    previous = _state.recorder
-    _state.recorder = recorder
-    try:
-        yield
-    finally:
-        _state.recorder = previous
-        with _patch_lock:
-            _patch_users -= 1
-            if _patch_users == 0:
-                for dunder, method in _originals.items():
-                    setattr(Value, dunder, method)
-                _originals.clear()
-
-
 # ---------------------------------------------------------------------------
 # One trace: the generated function and what it was made from.
-
-
-def _describe(v: Any) -> str:
-    if v.__class__ is not Value:
-        return repr(v)
-    label = f" {v.label!r}" if v.label else ""
-    return f"Value{label} (data={v.data!r})"
 
 
 class _Trace:
@@ -200,46 +78,29 @@ _counter_lock = threading.Lock()
 
 
 def _trace(
-    f: Callable[..., Value], input_data: Sequence[float], params: Sequence[Value], retrace: bool
+    f: Callable[..., Value],
+    input_data: Sequence[float],
+    params: Sequence[Value],
+    retrace: bool,
+    at: dict[Value, float] | None = None,
 ) -> _Trace:
+    """Trace `f` at `input_data`; comparisons answered at `at` (params' numbers) if given."""
     global _counter
     if not is_grad_enabled():
         raise RuntimeError(
             "compiling traces the function by building its graph, which no_grad() prevents; "
             "compile outside no_grad()"
         )
-    recorder = _Recorder()
-    with _recording(recorder):
+    with Tracer(at) as tracer:
         inputs = [Value(x, f"input {i}") for i, x in enumerate(input_data)]
         out = f(*inputs)
-    aux: list[Any] | None = None
-    if isinstance(out, tuple) and len(out) == 2 and out[0].__class__ is Value:
-        out, aux = out[0], list(out[1])
-        for i, a in enumerate(aux):
-            if a.__class__ is not Value and not isinstance(a, numbers.Real):
-                raise TypeError(
-                    f"the function's extra outputs must be Values or numbers, got "
-                    f"{type(a).__qualname__} at index {i}"
-                )
-    if out.__class__ is not Value:
-        raise TypeError(
-            "the compiled function must return a Value (or a Value and a list of Values), "
-            f"got {type(out).__qualname__}: {out!r}"[:300]
-        )
-    comparisons = recorder.comparisons
-    if comparisons and not retrace:
-        left, op, right, outcome, where = comparisons[0]
-        more = f" (and {len(comparisons) - 1} more)" if len(comparisons) > 1 else ""
-        raise TracingError(
-            f"the function compared Values at {where}: {_describe(left)} {op} "
-            f"{_describe(right)} was {outcome}{more}. With other numbers it could build another "
-            "graph, so it is not compiled. Remove the comparison (relu, abs are fine: they "
-            "branch inside one node), or pass retrace=True to re-check every comparison on "
-            "each call and trace again when one changes."
-        )
+    out, aux = _split_result(out)
+    if not retrace:
+        tracer.refuse_comparisons()
+    comparisons = tracer.comparisons
     guards = [(left, op, right, outcome) for left, op, right, outcome, _ in comparisons]
-    if recorder.data_reads:
-        reads = recorder.data_reads
+    if tracer.data_reads:
+        reads = tracer.data_reads
         more = f" (and {len(reads) - 1} more)" if len(reads) > 1 else ""
         warnings.warn(
             TracingWarning(
@@ -258,10 +119,10 @@ def _trace(
     constants: set[Value] = set()
     for node in order:
         if node._op is None and node not in known:
-            if node not in recorder.created:
+            if node not in tracer.created:
                 raise TracingError(
-                    f"the function uses {_describe(node)}, a leaf Value it did not create and "
-                    "that is not in params (a captured Value, or a result computed under "
+                    f"the function uses {describe_node(node)}, a leaf Value it did not create "
+                    "and that is not in params (a captured Value, or a result computed under "
                     "no_grad()). Its number would be frozen into the compiled code. Pass it in "
                     "params to read its data and get its gradient on every call, or call "
                     ".detach() on it inside the function to freeze it on purpose."
@@ -279,25 +140,38 @@ def _trace(
     return _Trace(namespace["run"], code.source, len(order), code, where, aux is not None)
 
 
-def _floats(values: Any, what: str) -> list[float]:
-    """`values` as a list of floats; anything else is a clear TypeError."""
-    try:
-        items = list(values)
-    except TypeError:
-        raise TypeError(
-            f"{what} must be a sequence of numbers, got {type(values).__qualname__}"
-        ) from None
-    out = []
-    for i, x in enumerate(items):
-        if x.__class__ is float:
-            out.append(x)
-        elif isinstance(x, numbers.Real) and not isinstance(x, Value):
-            out.append(float(x))
-        else:
+def _split_result(out: Any) -> tuple[Value, list[Any] | None]:
+    """The function's result as (output, extras or None), each checked."""
+    aux: list[Any] | None = None
+    if isinstance(out, tuple) and len(out) == 2 and out[0].__class__ is Value:
+        out, extras = out
+        if isinstance(extras, Value) or isinstance(extras, str | bytes | Mapping) or not (
+            isinstance(extras, Sequence)
+        ):
             raise TypeError(
-                f"{what}[{i}] must be a real number, got {type(x).__qualname__}: {x!r}"[:300]
+                "the compiled function returned (Value, extras): extras must be a list or tuple "
+                f"of Values or numbers, got {describe(extras)}"
             )
-    return out
+        aux = list(extras)
+        for i, a in enumerate(aux):
+            if a.__class__ is not Value and not is_number(a):
+                raise TypeError(
+                    f"the function's extra outputs must be Values or numbers, got "
+                    f"{describe(a)} at index {i}"
+                )
+    if out.__class__ is not Value:
+        raise TypeError(
+            "the compiled function must return a Value (or a Value and a list of Values), "
+            f"got {describe(out)}"
+        )
+    return out, aux
+
+
+def _floats(values: Any, what: str) -> list[float]:
+    """`values` as a list of floats; a dict, set or string is a TypeError, not its keys."""
+    if isinstance(values, str | bytes | Mapping | Set) or not isinstance(values, Iterable):
+        raise TypeError(f"{what} must be a list or tuple of numbers, got {describe(values)}")
+    return [as_float(x, f"{what}[{i}]") for i, x in enumerate(values)]
 
 
 # ---------------------------------------------------------------------------
@@ -422,18 +296,19 @@ class CompiledFunction:
         return self._trace_again(inputs, params, param_data)
 
     def _trace_again(self, inputs: list[float], params: Any, param_data: list[float]) -> tuple:
-        # Trace at these numbers: the parameter Values hold them for the trace.
-        saved = [p.data for p in self._params]
-        try:
-            if params is not None:
-                for p, x in zip(self._params, param_data):
-                    p.data = x
-            trace = _trace(self._f, inputs, self._params, self._retrace)
-        finally:
-            for p, x in zip(self._params, saved):
-                p.data = x
+        # Trace with comparisons answered at these numbers; the parameter
+        # Values are never written (other threads may be reading them).
+        at = dict(zip(self._params, param_data)) if params is not None else None
+        trace = _trace(self._f, inputs, self._params, self._retrace, at)
         self._add_trace(trace, len(inputs))
-        return trace.run(inputs, param_data)
+        try:
+            return trace.run(inputs, param_data)
+        except GuardFailed:
+            raise TracingError(
+                "a fresh trace at these numbers disagrees with itself (a comparison's outcome "
+                "depends on more than the inputs and params, e.g. on captured Values or .data "
+                "read as a number); compile without retrace or pass every such Value in params"
+            ) from None
 
     def accumulate(self, inputs: Sequence[float] = ()) -> float:
         """Evaluate at the params' current data and add the gradients to their `.grad`.

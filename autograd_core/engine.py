@@ -1,44 +1,58 @@
-"""`Value`, the primitives it is built from, and `backward()`.
+"""`Value`, the machinery that builds nodes from the op table, and `backward()`.
 
-A `Value` holds one float. Every primitive is a single *rule*: a function that
-returns the output and the local derivative of the output with respect to each
-operand, written once next to each other. The rule takes a math namespace `m`
-as its first argument, so the same lines serve two purposes:
-
-- with `m = FLOAT` (plain floats) it runs when an operation is applied, and the
-  node records its operands and their local derivatives as floats;
-- with `m = VALUE` (operands are Values) it runs during
-  `backward(create_graph=True)`, so the local derivatives are themselves Values
-  and can be differentiated again.
+A `Value` holds one float. The operations it is built from are declared in
+`ops.py`, each as one *rule* returning the output and its local derivatives;
+this module turns each rule into an `Op` and installs it on `Value`. A rule
+takes a math namespace `m`: `FLOAT` (plain floats) when an operation is
+applied, `VALUE` (Values) during `backward(create_graph=True)` so that the
+local derivatives can be differentiated again. Both are generated from
+`ops.MATH`.
 
 Memory and speed shape the node: one object with `__slots__`, no closures, no
 reference cycles (graphs are freed by reference counting, not by the cyclic
 garbage collector). A unary or binary node keeps its operands inline (`_a`,
-`_b`) with their local derivatives (`_ga`, `_gb`): no tuple per node, which
-keeps a node of elementary arithmetic near 120 bytes. A number operand (the
-`2` in `x*2`) is stored as a plain float, never wrapped into a node; its local
-derivative slot is None, which is how `backward()` and the graph walk tell it
-apart. An n-ary node (`linear`, user primitives with `arity=None`) keeps all
-its operands in a tuple in `_a`, its Value operands in `_b` (the same tuple
-when there are no numbers) and their local derivatives in `_ga`.
-`Value.parents` shows every node's `(parent, local_grad)` pairs as a tuple.
+`_b`) with their local derivatives (`_ga`, `_gb`): no tuple per node. A number
+operand (the `2` in `x*2`) is stored as a plain float, never wrapped into a
+node; its local derivative slot is None, which is how `backward()` and the
+graph walk tell it apart. An n-ary node (`linear`, user primitives with
+`arity=None`) keeps all its operands in a tuple in `_a`, its Value operands
+in `_b` (the same tuple when there are no numbers) and their local
+derivatives in `_ga`. The number lives in the slot `_data`; `data` is a
+property over it that checks what is assigned and lets an observer see reads.
+
+Observers. Anomaly mode, `explain` and tracing (`compiled`, batched replay,
+ONNX export) watch the engine through one thread-local hook instead of
+changing the `Value` class: node created, leaf created, comparison made (an
+observer may answer it), `.data` read, and each backward edge. The hot path
+reads a single module global, `_slow`, non-zero only while some thread is
+inside `no_grad()` or has an observer; other threads then pay one check of
+their own thread-local state per node, nothing more.
+
+Threads. `no_grad()` and observers are per thread. `backward()` keeps no mark
+on the graph: its walk uses a local set, so two threads may run `backward()`
+through one shared graph at once; each sets the intermediate nodes' `.grad`
+it uses, so their results mix unless the graphs share only leaves. Give each
+thread its own forward pass (the usual case), or a lock around backward.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
-import operator
-import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import reduce
 from typing import Any
+
+from autograd_core import ops
+from autograd_core.errors import as_float, cut, describe, type_name
+from autograd_core.ops import FLOAT, PRIMITIVES
 
 __all__ = [
     "FLOAT",
+    "OPS",
     "VALUE",
+    "Observer",
     "Op",
     "Value",
     "detach",
@@ -46,6 +60,7 @@ __all__ = [
     "is_grad_enabled",
     "linear",
     "no_grad",
+    "observing",
     "primitive",
     "topological_order",
 ]
@@ -54,14 +69,43 @@ Number = int | float
 
 
 # ---------------------------------------------------------------------------
-# Per-thread switches. The hot path reads one module global (`_slow`), which is
-# non-zero only while some thread is inside `no_grad()` or anomaly mode; only
-# then is the thread-local state consulted.
+# Per-thread state: grad mode and observers. The hot path reads one module
+# global (`_slow`), non-zero only while some thread is inside `no_grad()` or
+# observed; only then is the thread-local state consulted.
+
+
+class Observer:
+    """What an observer of the engine may watch. Every method is optional.
+
+    `compared` returns the outcome the code being run will see: an observer
+    tracing at other numbers answers as those numbers would.
+    """
+
+    wants_backward = False  # whether backward() should report each edge
+    phase = "forward"  # "backward" while create_graph builds gradient nodes
+
+    def node_created(self, node: Value) -> None:
+        pass
+
+    def leaf_created(self, leaf: Value) -> None:
+        pass
+
+    def compared(self, left: Value, symbol: str, right: Any, outcome: bool) -> bool:
+        return outcome
+
+    def data_read(self, value: Value) -> None:
+        pass
+
+    def backward(self, node: Value, parent: Value, local: Any, contribution: Any) -> None:
+        pass
 
 
 class _ThreadState(threading.local):
     grad_enabled: bool = True
-    anomaly: Any = None  # an object with .forward(node) and .backward(...)
+    observers: tuple[Observer, ...] = ()
+
+    def __init__(self) -> None:
+        self.grad_stack: list[bool] = []  # what each open no_grad/enable_grad restores
 
 
 _state = _ThreadState()
@@ -82,23 +126,24 @@ def _leave_slow() -> None:
 
 
 class _GradMode:
-    """Sets, for this thread, whether operations record their parents."""
+    """Sets, for this thread, whether operations record their parents.
+
+    What an exit restores is kept per thread, so one instance (a module-level
+    `NO_GRAD = no_grad()`) may be entered by several threads, and re-entered.
+    """
 
     enabled: bool
 
-    def __init__(self) -> None:
-        # A stack, not one slot: the same instance may be entered again while
-        # active (nested, recursion) and must restore each level's state.
-        self._prev: list[bool] = []
-
     def __enter__(self) -> _GradMode:
-        self._prev.append(_state.grad_enabled)
-        _state.grad_enabled = self.enabled
+        st = _state
+        st.grad_stack.append(st.grad_enabled)
+        st.grad_enabled = self.enabled
         _enter_slow()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _state.grad_enabled = self._prev.pop()
+        st = _state
+        st.grad_enabled = st.grad_stack.pop()
         _leave_slow()
 
     def __call__(self, func: Callable) -> Callable:
@@ -134,6 +179,20 @@ def is_grad_enabled() -> bool:
 
 
 @contextmanager
+def observing(observer: Observer) -> Iterator[Observer]:
+    """Let `observer` watch what this thread does with Values, until the block ends."""
+    st = _state
+    previous = st.observers
+    st.observers = (*previous, observer)
+    _enter_slow()
+    try:
+        yield observer
+    finally:
+        st.observers = previous
+        _leave_slow()
+
+
+@contextmanager
 def _scratch_grads(nodes: Iterable[Value]) -> Iterator[None]:
     """Start `nodes` at grad 0 and put every one of their grads back afterwards.
 
@@ -151,126 +210,6 @@ def _scratch_grads(nodes: Iterable[Value]) -> Iterator[None]:
             node.grad = g
 
 
-@contextmanager
-def _anomaly_mode(checker: Any) -> Iterator[None]:
-    """Install `checker` for this thread (used by `anomaly.detect_anomaly`)."""
-    prev = _state.anomaly
-    _state.anomaly = checker
-    _enter_slow()
-    try:
-        yield
-    finally:
-        _state.anomaly = prev
-        _leave_slow()
-
-
-# ---------------------------------------------------------------------------
-# Checked float math. Each function raises with the operation's name and the
-# offending value instead of Python's bare "math domain error".
-
-
-def _overflow(name: str, x: float) -> OverflowError:
-    return OverflowError(f"{name} overflows at x={x!r}: the result exceeds the float range")
-
-
-class _FloatMath:
-    """The namespace a rule sees when its operands are floats."""
-
-    @staticmethod
-    def exp(x: float) -> float:
-        try:
-            return math.exp(x)
-        except OverflowError:
-            raise _overflow("exp", x) from None
-
-    @staticmethod
-    def log(x: float) -> float:
-        if not x > 0:
-            raise ValueError(f"log needs x > 0, got {x!r}")
-        return math.log(x)
-
-    @staticmethod
-    def sqrt(x: float) -> float:
-        if x < 0:
-            raise ValueError(f"sqrt needs x >= 0, got {x!r}")
-        return math.sqrt(x)
-
-    @staticmethod
-    def pow(x: float, y: float) -> float:
-        if x == 0 and y < 0:
-            raise ZeroDivisionError(f"pow: 0.0 cannot be raised to the negative power {y!r}")
-        if x < 0 and not float(y).is_integer():
-            raise ValueError(f"pow: a negative base {x!r} needs an integer exponent, got {y!r}")
-        try:
-            return x**y
-        except OverflowError:
-            raise OverflowError(f"pow overflows: {x!r} ** {y!r} exceeds the float range") from None
-
-    @staticmethod
-    def div(x: float, y: float) -> float:
-        if y == 0:
-            raise ZeroDivisionError(f"division by zero: {x!r} / {y!r}")
-        return x / y
-
-    @staticmethod
-    def sigmoid(x: float) -> float:
-        # Two branches so that exp never sees a large positive argument.
-        if x >= 0:
-            return 1.0 / (1.0 + math.exp(-x))
-        e = math.exp(x)
-        return e / (1.0 + e)
-
-    @staticmethod
-    def step(x: float) -> float:
-        """Heaviside step, 0 at 0: the derivative of relu (relu'(0) = 0)."""
-        return 1.0 if x > 0 else 0.0
-
-    @staticmethod
-    def sign(x: float) -> float:
-        """-1, 0 or 1: the derivative of abs (abs'(0) = 0)."""
-        return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
-
-    @staticmethod
-    def sin(x: float) -> float:
-        try:
-            return math.sin(x)
-        except ValueError:
-            raise ValueError(f"sin needs a finite x, got {x!r}") from None
-
-    @staticmethod
-    def cos(x: float) -> float:
-        try:
-            return math.cos(x)
-        except ValueError:
-            raise ValueError(f"cos needs a finite x, got {x!r}") from None
-
-    tanh = staticmethod(math.tanh)
-    abs = staticmethod(abs)
-
-    @staticmethod
-    def relu(x: float) -> float:
-        return x if x > 0 else 0.0
-
-    @staticmethod
-    def dot(ws: Sequence[float], xs: Sequence[float], b: float) -> float:
-        """b + w1*x1 + w2*x2 + ..., added in that order (as micrograd does)."""
-        return sum(map(operator.mul, ws, xs), b)
-
-    if sys.version_info >= (3, 12):
-        # sum() of floats is compensated (Neumaier) since Python 3.12, so it
-        # would no longer equal adding the terms one by one as the Value graph
-        # `sum((w*x for ...), b)` does; reduce() adds them in order. Where sum()
-        # is exact it stays: it costs 9% less of the demo's forward pass.
-
-        @staticmethod
-        def dot(ws: Sequence[float], xs: Sequence[float], b: float) -> float:
-            """b + w1*x1 + w2*x2 + ..., added in that order (as micrograd does)."""
-            return reduce(operator.add, map(operator.mul, ws, xs), b)
-
-
-FLOAT = _FloatMath()
-
-
 # ---------------------------------------------------------------------------
 # Primitives.
 
@@ -281,9 +220,8 @@ class Op:
     `rule(m, *operands)` returns the output followed by the local derivative
     of the output with respect to each operand, `(out, d_a)`, `(out, d_a,
     d_b)`, ..., using only arithmetic operators and the functions of `m`, so
-    that it runs on floats and on Values alike. `arity` is the number of
-    operands, or None for any number. Calling an `Op` applies it to Values or
-    numbers.
+    that it runs in every interpreter. `arity` is the number of operands, or
+    None for any number. Calling an `Op` applies it to Values or numbers.
     """
 
     __slots__ = ("name", "symbol", "rule", "arity", "apply")
@@ -291,8 +229,14 @@ class Op:
     def __init__(
         self, name: str, rule: Callable, arity: int | None, symbol: str | None = None
     ) -> None:
-        if arity is not None and (not isinstance(arity, int) or arity < 1):
-            raise ValueError(f"arity must be a positive int or None, got {arity!r}")
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"an op's name must be a non-empty str, got {describe(name)}")
+        if not callable(rule):
+            raise TypeError(f"op {name!r}: the rule must be callable, got {describe(rule)}")
+        if arity is not None and (
+            not isinstance(arity, int) or isinstance(arity, bool) or arity < 1
+        ):
+            raise ValueError(f"op {name!r}: arity must be a positive int or None, got {arity!r}")
         self.name = name
         self.symbol = symbol or name
         self.rule = rule
@@ -311,7 +255,7 @@ class Op:
     def __call__(self, *operands: Any) -> Value:
         if self.arity is not None and len(operands) != self.arity:
             raise TypeError(f"{self.name} takes {self.arity} operand(s), got {len(operands)}")
-        args = [x if x.__class__ is Value else _to_float(x, self.name) for x in operands]
+        args = [x if x.__class__ is Value else as_float(x, self.name) for x in operands]
         if args and not any(x.__class__ is Value for x in args):
             args[0] = Value(args[0])  # all numbers: the result still has a graph
         return self.apply(*args)
@@ -331,18 +275,19 @@ def primitive(
 
     The rule returns the output, then one local derivative per operand. Write
     it with `m.exp`, `m.log`, ... rather than `math.exp`: `m` is `FLOAT` when
-    the rule computes a node, and `VALUE` when `backward(create_graph=True)`
-    needs the local derivatives as differentiable Values. Branch with `<`,
-    `<=`, `>`, `>=` only: `==` between Values is identity.
+    the rule computes a node, `VALUE` when `backward(create_graph=True)` needs
+    differentiable local derivatives, and arrays or symbols in the compiled,
+    batched and ONNX interpreters. Branch with `m.where(x > 0, a, b)`, not
+    `if`: an `if` on an operand runs on floats only.
     """
 
     def make(rule: Callable) -> Op:
-        return Op(name, _validated(name, rule, arity), arity, symbol)
+        return Op(name, _validated(name, rule), arity, symbol)
 
     return make
 
 
-def _validated(name: str, rule: Callable, arity: int) -> Callable:
+def _validated(name: str, rule: Callable) -> Callable:
     """Wrap a user's rule so a malformed result is a clear TypeError."""
 
     def checked(m, *operands):
@@ -350,115 +295,15 @@ def _validated(name: str, rule: Callable, arity: int) -> Callable:
         if not isinstance(result, tuple) or len(result) != len(operands) + 1:
             raise TypeError(
                 f"primitive {name!r}: the rule must return a tuple of the output and "
-                f"{len(operands)} local derivative(s), one per operand, got {result!r}"[:300]
+                f"{len(operands)} local derivative(s), one per operand, got {describe(result)}"
             )
         if m is FLOAT:
-            what = f"primitive {name!r}"
-            return tuple(_to_float(r, f"{what} output or derivative") for r in result)
+            what = f"primitive {name!r} output or derivative"
+            return tuple(as_float(r, what) for r in result)
         return result
 
     checked.__wrapped__ = rule  # type: ignore[attr-defined]
     return checked
-
-
-def _add(m, x, y):
-    return x + y, 1.0, 1.0
-
-
-def _sub(m, x, y):
-    return x - y, 1.0, -1.0
-
-
-def _mul(m, x, y):
-    return x * y, y, x
-
-
-def _div(m, x, y):
-    out = m.div(x, y)
-    # d/dx x/y = 1/y;  d/dy x/y = -x/y**2 = -out/y
-    return out, m.div(1.0, y), -m.div(out, y)
-
-
-def _neg(m, x):
-    return -x, -1.0
-
-
-def _pow(m, x, y):
-    out = m.pow(x, y)
-    # d/dx x**y = y * x**(y-1). At x == 0 the slope is 0 for y == 0 or y >= 1
-    # and infinite for 0 < y < 1 (the same convention as sqrt'(0) = inf).
-    # (Only < <= > >= here: under create_graph x and y are Values, whose ==
-    # is identity.)
-    if x > 0 or x < 0 or y >= 1:
-        try:
-            dx = y * m.pow(x, y - 1)
-        except OverflowError:
-            # x**y fits in a float but x**(y-1) does not (tiny x, y < 1): the
-            # slope y * x**y / x is then +-inf (0 if y == 0), not an error.
-            dx = m.div(y * out, x)
-    elif y >= 0 and y <= 0:  # y == 0
-        dx = 0.0
-    else:
-        dx = math.inf
-    # d/dy x**y = x**y * log(x): defined for x > 0; 0 at x == 0 (limit from
-    # y > 0); a negative base has no real derivative in y, so NaN (as PyTorch).
-    if x > 0:
-        dy = out * m.log(x)
-    elif x >= 0:  # x == 0
-        dy = 0.0
-    else:
-        dy = math.nan
-    return out, dx, dy
-
-
-def _exp(m, x):
-    out = m.exp(x)
-    return out, out  # d/dx e^x = e^x
-
-
-def _log(m, x):
-    return m.log(x), m.div(1.0, x)  # d/dx log x = 1/x
-
-
-def _sqrt(m, x):
-    out = m.sqrt(x)
-    # d/dx sqrt(x) = 1 / (2 sqrt(x)); infinite at 0, the one-sided limit.
-    return out, (0.5 / out) if out > 0 else math.inf
-
-
-def _tanh(m, x):
-    t = m.tanh(x)
-    return t, 1.0 - t * t  # d/dx tanh x = 1 - tanh(x)**2
-
-
-def _sigmoid(m, x):
-    s = m.sigmoid(x)
-    return s, s * (1.0 - s)  # d/dx s(x) = s(x) (1 - s(x))
-
-
-def _relu(m, x):
-    return m.relu(x), m.step(x)  # relu'(0) = 0
-
-
-def _abs(m, x):
-    return m.abs(x), m.sign(x)  # abs'(0) = 0
-
-
-def _linear(m, *operands):
-    # Operands w1..wn, x1..xn, b:  out = b + sum_i w_i x_i, with
-    # d out/d w_i = x_i,  d out/d x_i = w_i,  d out/d b = 1.
-    # One node instead of 2n: a neuron's pre-activation, fused for speed.
-    n = len(operands) // 2
-    ws, xs = operands[:n], operands[n : 2 * n]
-    return (m.dot(ws, xs, operands[-1]), *xs, *ws, 1.0)
-
-
-def _sin(m, x):
-    return m.sin(x), m.cos(x)
-
-
-def _cos(m, x):
-    return m.cos(x), -m.sin(x)
 
 
 # ---------------------------------------------------------------------------
@@ -469,19 +314,20 @@ def _cos(m, x):
 _new = object.__new__
 
 
-def _number(x: object) -> float | None:
-    if isinstance(x, numbers.Real) and not isinstance(x, Value):
-        return float(x)
-    return None
+def _number(x: object, what: str) -> float | None:
+    """A number operand as a float; None for what is not a number (NotImplemented)."""
+    if not isinstance(x, numbers.Real):
+        return None
+    return as_float(x, what)
 
 
 def _unary_apply(op: Op) -> Callable[[Value], Value]:
     rule = op.rule
 
     def apply(x: Value) -> Value:
-        out, g = rule(FLOAT, x.data)
+        out, g = rule(FLOAT, x._data)
         node = _new(Value)
-        node.data = out
+        node._data = out
         node.grad = 0.0
         node.label = ""
         node._op = op
@@ -497,29 +343,30 @@ def _unary_apply(op: Op) -> Callable[[Value], Value]:
 
 def _binary_apply(op: Op) -> Callable[[Any, Any], Value]:
     rule = op.rule
+    name = op.name
 
     def apply(a: Any, b: Any) -> Value:
         # One of a, b may be a number: it is kept as a float constant operand,
         # with None as its local derivative so nothing flows back to it.
         if a.__class__ is Value:
             if b.__class__ is Value:
-                out, ga, gb = rule(FLOAT, a.data, b.data)
+                out, ga, gb = rule(FLOAT, a._data, b._data)
             else:
                 if b.__class__ is not float:
-                    b = _number(b)
+                    b = _number(b, name)
                     if b is None:
                         return NotImplemented
-                out, ga, gb = rule(FLOAT, a.data, b)
+                out, ga, gb = rule(FLOAT, a._data, b)
                 gb = None
         else:
             if a.__class__ is not float:
-                a = _number(a)
+                a = _number(a, name)
                 if a is None:
                     return NotImplemented
-            out, ga, gb = rule(FLOAT, a, b.data)
+            out, ga, gb = rule(FLOAT, a, b._data)
             ga = None
         node = _new(Value)
-        node.data = out
+        node._data = out
         node.grad = 0.0
         node.label = ""
         node._op = op
@@ -540,11 +387,11 @@ def _nary_apply(op: Op) -> Callable[..., Value]:
     def apply(*operands: Any) -> Value:
         if not operands:
             raise TypeError(f"{op.name} needs at least one operand")
-        try:  # all Values, the common case (`_value_data`: see below Value)
-            result = rule(FLOAT, *[x._value_data for x in operands])
+        try:  # all Values, the common case (numbers have no `_data`)
+            result = rule(FLOAT, *[x._data for x in operands])
         except AttributeError:  # some are numbers
-            operands = tuple(x if x.__class__ is Value else _to_float(x, op.name) for x in operands)
-            result = rule(FLOAT, *[x.data if x.__class__ is Value else x for x in operands])
+            operands = tuple(x if x.__class__ is Value else as_float(x, op.name) for x in operands)
+            result = rule(FLOAT, *[x._data if x.__class__ is Value else x for x in operands])
             pairs = [(x, d) for x, d in zip(operands, result[1:]) if x.__class__ is Value]
             if not pairs:
                 return Value(result[0])  # no Value operand: a leaf
@@ -560,7 +407,7 @@ def _nary_node(op: Op, out: float, operands: tuple, parents: tuple, grads: tuple
     # Value operands, with their local derivatives in `_ga`, for backward().
     # With no number operand `_b` is the same tuple as `_a`.
     node = _new(Value)
-    node.data = out
+    node._data = out
     node.grad = 0.0
     node.label = ""
     node._op = op
@@ -573,32 +420,23 @@ def _nary_node(op: Op, out: float, operands: tuple, parents: tuple, grads: tuple
     return node
 
 
+_NO_GRAD = object()  # `_a` of a node made under no_grad(): a leaf that remembers why
+
+
 def _checked(node: Value) -> None:
-    """The slow path: forget parents under no_grad, run anomaly checks."""
+    """The slow path: forget parents under no_grad, tell the observers."""
     st = _state
     if not st.grad_enabled:
         node._op = None
-        node._a = node._b = node._ga = node._gb = None
-    elif st.anomaly is not None:
-        st.anomaly.forward(node)
+        node._b = node._ga = node._gb = None
+        node._a = _NO_GRAD
+        return
+    for observer in st.observers:
+        observer.node_created(node)
 
 
-ADD = Op("add", _add, 2, "+")
-SUB = Op("sub", _sub, 2, "-")
-MUL = Op("mul", _mul, 2, "*")
-DIV = Op("div", _div, 2, "/")
-POW = Op("pow", _pow, 2, "**")
-NEG = Op("neg", _neg, 1, "-")
-EXP = Op("exp", _exp, 1)
-LOG = Op("log", _log, 1)
-SQRT = Op("sqrt", _sqrt, 1)
-TANH = Op("tanh", _tanh, 1)
-SIGMOID = Op("sigmoid", _sigmoid, 1)
-RELU = Op("relu", _relu, 1)
-ABS = Op("abs", _abs, 1)
-SIN = Op("sin", _sin, 1)
-COS = Op("cos", _cos, 1)
-LINEAR = Op("linear", _linear, None, "w·x+b")
+OPS: dict[str, Op] = {p.name: Op(p.name, p.rule, p.arity, p.symbol) for p in PRIMITIVES}
+LINEAR = OPS["linear"]
 
 
 def linear(
@@ -623,48 +461,39 @@ def linear(
 # Value.
 
 
-def _describe(x: object) -> str:
-    t = type(x)
-    # numpy.bool, not bool: a bare name from elsewhere can read like an accepted type.
-    if t.__module__.partition(".")[0] in ("builtins", "autograd_core", "nn"):
-        return t.__qualname__
-    return f"{t.__module__}.{t.__qualname__}"
-
-
-def _to_float(x: object, what: str) -> float:
-    """A real number as a float; anything else is a TypeError naming its type."""
-    if x.__class__ is float:
-        return x  # type: ignore[return-value]
-    if isinstance(x, numbers.Real) and not isinstance(x, Value):
-        return float(x)
-    hint = ""
-    if isinstance(x, Value):
-        hint = " (use v.data for its number, or v.detach() for a new leaf)"
-    raise TypeError(
-        f"{what} needs a real number (int, float, bool or a real numpy scalar), "
-        f"got {_describe(x)}: {x!r}"[:300]
-        + hint
-    )
-
-
 class Value:
     """A scalar that remembers how it was computed.
 
     `==` and `hash` are by identity, so Values can live in sets and dicts as
-    graph nodes; `<`, `<=`, `>`, `>=` compare `data`, so `max(values)` picks a
-    node and the gradient flows to it.
+    graph nodes; `<`, `<=`, `>`, `>=` and `bool()` look at `data`, so
+    `max(values)` picks a node and the gradient flows to it.
     """
 
-    __slots__ = ("data", "grad", "label", "_op", "_a", "_ga", "_b", "_gb")
+    __slots__ = ("_data", "grad", "label", "_op", "_a", "_ga", "_b", "_gb")
 
     def __init__(self, data: Number, label: str = "") -> None:
-        self.data = _to_float(data, "Value")
+        self._data = as_float(data, "Value")
         if not isinstance(label, str):
-            raise TypeError(f"Value label must be a str, got {_describe(label)}")
+            raise TypeError(f"Value label must be a str, got {describe(label)}")
         self.grad = 0.0
         self.label = label
         self._op = None
         self._a = self._b = self._ga = self._gb = None
+        if _slow:
+            for observer in _state.observers:
+                observer.leaf_created(self)
+
+    @property
+    def data(self) -> float:
+        """The number this node holds."""
+        if _slow:
+            for observer in _state.observers:
+                observer.data_read(self)
+        return self._data
+
+    @data.setter
+    def data(self, x: Number) -> None:
+        self._data = as_float(x, "Value.data")
 
     # -- read-only views of the graph, for drawing and teaching --------------
 
@@ -688,6 +517,8 @@ class Value:
     @property
     def parents(self) -> tuple[tuple[Value, Any], ...]:
         """`(parent, local_grad)` pairs, one per Value operand, repeats kept."""
+        if self._op is None:
+            return ()
         if self._ga.__class__ is tuple:
             return tuple(zip(self._b, self._ga))
         pairs = []
@@ -704,24 +535,24 @@ class Value:
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
-        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+        return f"Value(data={self._data!r}, grad={self.grad!r}{label})"
 
-    # -- arithmetic: each operator is its primitive's `apply` (set below) -----
+    # -- arithmetic: each operator is its primitive's `apply` (installed below)
 
     def __radd__(self, other: Number) -> Value:
-        return ADD.apply(other, self)
+        return _ADD(other, self)
 
     def __rsub__(self, other: Number) -> Value:
-        return SUB.apply(other, self)
+        return _SUB(other, self)
 
     def __rmul__(self, other: Number) -> Value:
-        return MUL.apply(other, self)
+        return _MUL(other, self)
 
     def __rtruediv__(self, other: Number) -> Value:
-        return DIV.apply(other, self)
+        return _DIV(other, self)
 
     def __rpow__(self, other: Number) -> Value:
-        return POW.apply(other, self)
+        return _POW(other, self)
 
     def __pos__(self) -> Value:
         return self
@@ -729,16 +560,25 @@ class Value:
     # -- comparisons look at data; equality and hashing stay by identity ------
 
     def __lt__(self, other: Value | Number) -> bool:
-        return self.data < _data_of(other)
+        outcome = self._data < _data_of(other)
+        return _compared(self, "<", other, outcome) if _slow else outcome
 
     def __le__(self, other: Value | Number) -> bool:
-        return self.data <= _data_of(other)
+        outcome = self._data <= _data_of(other)
+        return _compared(self, "<=", other, outcome) if _slow else outcome
 
     def __gt__(self, other: Value | Number) -> bool:
-        return self.data > _data_of(other)
+        outcome = self._data > _data_of(other)
+        return _compared(self, ">", other, outcome) if _slow else outcome
 
     def __ge__(self, other: Value | Number) -> bool:
-        return self.data >= _data_of(other)
+        outcome = self._data >= _data_of(other)
+        return _compared(self, ">=", other, outcome) if _slow else outcome
+
+    def __bool__(self) -> bool:
+        """`bool(v)` is `bool(v.data)`, as for a float (`if v:` is a branch on data)."""
+        outcome = self._data != 0.0
+        return _compared(self, "!=", 0.0, outcome) if _slow else outcome
 
     __eq__ = object.__eq__
     __hash__ = object.__hash__
@@ -757,148 +597,134 @@ class Value:
 
     def detach(self) -> Value:
         """A new leaf with the same data, cut from this node's graph."""
-        return Value(self.data, self.label)
+        return Value(self._data, self.label)
 
 
-Value.__add__ = ADD.apply  # type: ignore[method-assign]
-Value.__sub__ = SUB.apply  # type: ignore[method-assign]
-Value.__mul__ = MUL.apply  # type: ignore[method-assign]
-Value.__truediv__ = DIV.apply  # type: ignore[method-assign]
-Value.__pow__ = POW.apply  # type: ignore[method-assign]
-Value.__neg__ = NEG.apply  # type: ignore[method-assign]
-Value.__abs__ = ABS.apply  # type: ignore[method-assign]
-Value.exp = EXP.apply  # type: ignore[attr-defined]
-Value.log = LOG.apply  # type: ignore[attr-defined]
-Value.sqrt = SQRT.apply  # type: ignore[attr-defined]
-Value.tanh = TANH.apply  # type: ignore[attr-defined]
-Value.sigmoid = SIGMOID.apply  # type: ignore[attr-defined]
-Value.relu = RELU.apply  # type: ignore[attr-defined]
-Value.sin = SIN.apply  # type: ignore[attr-defined]
-Value.cos = COS.apply  # type: ignore[attr-defined]
+def _install() -> None:
+    """Each primitive's `apply` as the Value operator or method it names."""
+    for p in PRIMITIVES:
+        if p.method is not None:
+            setattr(Value, p.method, OPS[p.name].apply)
 
 
-# `data` under a second name, which numbers lack (numpy scalars have a `data`
-# attribute of their own): the n-ary fast path reads it and falls back to the
-# slower path on AttributeError.
-Value._value_data = Value.data
+_install()
+_ADD, _SUB, _MUL, _DIV, _POW = (OPS[n].apply for n in ("add", "sub", "mul", "div", "pow"))
 
 
 def detach(x: Value) -> Value:
     """A new leaf with the same data as `x`, cut from its graph."""
+    if x.__class__ is not Value:
+        raise TypeError(f"detach needs a Value, got {describe(x)}")
     return x.detach()
 
 
 def _data_of(x: object) -> float:
     if x.__class__ is Value:
-        return x.data  # type: ignore[attr-defined]
-    return _to_float(x, "comparison with a Value")
+        return x._data  # type: ignore[attr-defined]
+    return as_float(x, "comparison with a Value")
+
+
+def _compared(left: Value, symbol: str, right: Any, outcome: bool) -> bool:
+    for observer in _state.observers:
+        outcome = observer.compared(left, symbol, right, outcome)
+    return outcome
 
 
 # ---------------------------------------------------------------------------
-# The graph walk.
+# The graph walk: one for backward, drawing, statistics, tracing and codegen.
 
 
-def topological_order(root: Value) -> list[Value]:
-    """Every node reachable from `root`, leaves included, each after its parents.
+def walk(roots: Iterable[Value], leaves: bool = True) -> list[Value]:
+    """Every node behind `roots`, each after its operands (leaves only if `leaves`).
 
-    Iterative depth-first search, so graph depth is limited by memory only.
-    Deterministic: parents are visited in operand order. It only reads the
-    graph (drawing, statistics and tracing use it); `backward()` uses
-    `_backward_order`, the same search specialised for speed.
+    Iterative depth-first search, so depth is limited by memory only.
+    Deterministic: operands are visited in order, roots one after another.
+    Only reads the graph: the visited set is local, so threads may walk one
+    graph at once. `backward()` applies the nodes in the reverse of this order.
     """
-    if not isinstance(root, Value):
-        raise TypeError(f"topological_order() needs a Value, got {_describe(root)}")
     order: list[Value] = []
     seen: set[Value] = set()
-    stack: list[Any] = [root]
-    push, pop, append, mark = stack.append, stack.pop, order.append, seen.add
-    done = _DONE
-    while stack:
-        node = pop()
-        if node is done:
-            append(pop())
+    append, mark = order.append, seen.add
+    for root in roots:
+        if root in seen or (root._op is None and not leaves):
             continue
-        if node in seen:
-            continue
-        mark(node)
-        push(node)
-        push(done)
-        # Parents pushed in reverse, so they come out in operand order.
-        for parent, _ in reversed(node.parents):
-            if parent not in seen:
-                push(parent)
+        stack: list[Any] = [root]
+        push, pop = stack.append, stack.pop
+        while stack:
+            node = pop()
+            if node is _DONE:
+                append(pop())
+                continue
+            if node in seen:
+                continue
+            mark(node)
+            push(node)
+            push(_DONE)
+            # Operands pushed in reverse, so they come out in operand order.
+            ga = node._ga
+            if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
+                for p in reversed(node._b):
+                    if p not in seen and (leaves or p._op is not None):
+                        push(p)
+                continue
+            if node._gb is not None:
+                p = node._b
+                if p not in seen and (leaves or p._op is not None):
+                    push(p)
+            if ga is not None:
+                p = node._a
+                if p not in seen and (leaves or p._op is not None):
+                    push(p)
     return order
 
 
 _DONE = object()
 
 
-def _backward_order(root: Value) -> list[Value]:
-    """The non-leaf nodes behind `root`, parents first, their grads set to 0.
-
-    The depth-first search of `topological_order`, made cheaper per node:
-    the `grad` slot doubles as the visit mark. A node is pushed once on entry
-    and met again on exit (its grad then `is visiting`, which in a DAG can
-    only happen on exit); on exit its grad becomes `zero`, a float object
-    made for this walk, which marks it done and is the 0 its gradient
-    accumulates from. Leaves are never listed and keep their grads.
-    """
-    zero = float("0")  # fresh objects: identity tells this walk's marks apart
-    visiting = float("nan")
-    order: list[Value] = []
-    stack: list[Any] = [root]
-    push, pop, append = stack.append, stack.pop, order.append
-    while stack:
-        node = pop()
-        g = node.grad
-        if g is visiting:
-            append(node)
-            node.grad = zero
-            continue
-        if g is zero:
-            continue
-        node.grad = visiting
-        push(node)
-        gb = node._gb
-        if gb is not None:
-            p = node._b
-            if p._op is not None and p.grad is not zero:
-                push(p)
-        ga = node._ga
-        if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
-            for p in node._b:
-                if p._op is not None and p.grad is not zero:
-                    push(p)
-        elif ga is not None:
-            p = node._a
-            if p._op is not None and p.grad is not zero:
-                push(p)
-    return order
+def topological_order(root: Value) -> list[Value]:
+    """Every node reachable from `root`, leaves included, each after its parents."""
+    if not isinstance(root, Value):
+        raise TypeError(f"topological_order() needs a Value, got {describe(root)}")
+    return walk((root,))
 
 
 # ---------------------------------------------------------------------------
 # The backward pass: one loop, `parent.grad += local_grad * node.grad`.
 
+_warned_no_grad = False
+
 
 def _backward(root: Value, gradient: Any, create_graph: bool) -> None:
+    global _warned_no_grad
     if gradient.__class__ is not Value:
-        gradient = _to_float(gradient, "backward(gradient=...)")
+        gradient = as_float(gradient, "backward(gradient=...)")
         if create_graph:
             # A Value seed makes every gradient a Value, even where all local
             # derivatives are constants (y = 2*x): d(x.grad) is then defined.
             gradient = Value(gradient)
     elif not create_graph:
-        gradient = gradient.data
+        gradient = gradient._data
     if root._op is None:  # a leaf: d root / d root = 1
+        if root._a is _NO_GRAD and not _warned_no_grad:
+            _warned_no_grad = True
+            warnings.warn(
+                "backward() on a Value computed under no_grad(): it has no graph, so no "
+                "gradient reaches the Values it was computed from. Compute it outside "
+                "no_grad() (this warning is shown once).",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         root.grad = root.grad + gradient
         return
-    order = _backward_order(root)
+    order = walk((root,), leaves=False)
+    for node in order:
+        node.grad = 0.0
     root.grad = gradient
-    anomaly = _state.anomaly
+    watchers = [o for o in _state.observers if o.wants_backward] if _slow else ()
     if create_graph:
-        _backward_graph(order, anomaly)
-    elif anomaly is not None:
-        _backward_checked(order, anomaly)
+        _backward_graph(order, watchers)
+    elif watchers:
+        _backward_watched(order, watchers)
     else:
         for node in reversed(order):
             g = node.grad
@@ -913,94 +739,85 @@ def _backward(root: Value, gradient: Any, create_graph: bool) -> None:
                 node._b.grad += gb * g
 
 
-def _backward_checked(order: list[Value], anomaly: Any) -> None:
+def _backward_watched(order: list[Value], watchers: Sequence[Observer]) -> None:
     for node in reversed(order):
         for parent, local in node.parents:
             contribution = local * node.grad
-            anomaly.backward(node, parent, local, contribution)
+            for w in watchers:
+                w.backward(node, parent, local, contribution)
             parent.grad += contribution
 
 
-def _backward_graph(order: list[Value], anomaly: Any) -> None:
+def _backward_graph(order: list[Value], watchers: Sequence[Observer]) -> None:
     # Re-run each rule on the node's operands as Values, so that the local
     # derivatives, and with them every gradient, are differentiable Values.
-    # The nodes this builds are checked by anomaly mode as backward-pass work.
-    if anomaly is not None:
-        anomaly.phase = "backward"
+    # The nodes this builds are checked by observers as backward-pass work.
+    for w in watchers:
+        w.phase = "backward"
     try:
         with enable_grad():
             for node in reversed(order):
                 operands = node.operands
-                local = node._op.rule(VALUE, *operands)
+                local = _rule_on_values(node._op, operands)
                 upstream = node.grad
                 for operand, d in zip(operands, local[1:]):
                     if operand.__class__ is Value:
                         contribution = d * upstream
-                        if anomaly is not None:
-                            anomaly.backward(node, operand, d, contribution)
+                        for w in watchers:
+                            w.backward(node, operand, d, contribution)
                         operand.grad = operand.grad + contribution
     finally:
-        if anomaly is not None:
-            anomaly.phase = "forward"
+        for w in watchers:
+            w.phase = "forward"
+
+
+def _rule_on_values(op: Op, operands: tuple) -> tuple:
+    try:
+        return op.rule(VALUE, *operands)
+    except TypeError as e:
+        if "Value" not in str(e):
+            raise
+        raise TypeError(
+            f"backward(create_graph=True) runs the rule of {op.name!r} on Values, and it "
+            f"failed: {cut(str(e))}. Write the rule with m.exp, m.log, ... (the namespace "
+            "it receives), not math.exp, so that it runs on Values too."
+        ) from e
 
 
 # ---------------------------------------------------------------------------
-# The namespace a rule sees when its operands may be Values (create_graph).
+# The namespace a rule sees when its operands may be Values (create_graph),
+# generated from the op table: a function with a primitive builds that node,
+# a piecewise-constant one (step, sign) is a constant of the data, `where`
+# picks a branch by data.
 
 
-def _generic(op: Op) -> Callable[[Any], Any]:
-    """Apply `op` to a Value, or use the checked float function on a number."""
-    float_fn = getattr(FLOAT, op.name)
+def _value_fn(entry: ops.MathFn) -> Callable[..., Any] | None:
+    float_fn = entry.fn
+    if entry.constant:
 
-    def apply(x: Any) -> Any:
-        if x.__class__ is Value:
-            return op.apply(x)
-        return float_fn(x)
+        def constant(*args: Any) -> float:
+            return float_fn(*(a._data if a.__class__ is Value else a for a in args))
 
-    return apply
+        return constant
+    if entry.name == "where":
+        return float_fn  # the condition is already a bool: comparisons read data
+    prims = [p for p in PRIMITIVES if p.math == entry.name]
+    if not prims:
+        return None
+    apply = OPS[prims[0].name].apply
+    if entry.name == "dot":
 
+        def dot(ws: Sequence[Any], xs: Sequence[Any], b: Any) -> Any:
+            return apply(*ws, *xs, b)
 
-def _generic2(op: Op) -> Callable[[Any, Any], Any]:
-    float_fn = getattr(FLOAT, op.name)
+        return dot
 
-    def apply(x: Any, y: Any) -> Any:
-        if x.__class__ is Value or y.__class__ is Value:
-            return op.apply(x, y)
-        return float_fn(x, y)
+    def generic(*args: Any) -> Any:
+        if any(a.__class__ is Value for a in args):
+            return apply(*args)
+        return float_fn(*args)
 
-    return apply
-
-
-def _on_data(float_fn: Callable[[float], float]) -> Callable[[Any], float]:
-    """Piecewise-constant functions (step, sign) have derivative 0: constants."""
-
-    def apply(x: Any) -> float:
-        return float_fn(x.data if x.__class__ is Value else x)
-
-    return apply
+    return generic
 
 
-class _ValueMath:
-    """The namespace a rule sees when its operands may be Values."""
-
-    exp = staticmethod(_generic(EXP))
-    log = staticmethod(_generic(LOG))
-    sqrt = staticmethod(_generic(SQRT))
-    tanh = staticmethod(_generic(TANH))
-    sigmoid = staticmethod(_generic(SIGMOID))
-    relu = staticmethod(_generic(RELU))
-    abs = staticmethod(_generic(ABS))
-    sin = staticmethod(_generic(SIN))
-    cos = staticmethod(_generic(COS))
-    pow = staticmethod(_generic2(POW))
-    div = staticmethod(_generic2(DIV))
-
-    @staticmethod
-    def dot(ws: Sequence[Any], xs: Sequence[Any], b: Any) -> Any:
-        return LINEAR.apply(*ws, *xs, b)
-
-    step = staticmethod(_on_data(FLOAT.step))
-    sign = staticmethod(_on_data(FLOAT.sign))
-
-
-VALUE = _ValueMath()
+VALUE = ops.namespace("Value", _value_fn)

@@ -110,14 +110,13 @@ class Step:
     parent_grad: float  # the parent's gradient right after this step
 
 
-class _Recorder:
-    """The engine's anomaly hook, used to watch each edge of a real backward()."""
+class _Recorder(engine.Observer):
+    """An observer of the engine that watches each edge of a real backward()."""
+
+    wants_backward = True
 
     def __init__(self) -> None:
         self.steps: list[Step] = []
-
-    def forward(self, node: Value) -> None:  # no node is built by a plain backward()
-        pass
 
     def backward(self, node: Value, parent: Value, local: float, contribution: float) -> None:
         self.steps.append(
@@ -136,7 +135,7 @@ def _record(output: Value, order: list[Value]) -> tuple[list[Step], dict[Value, 
     Every node's `.grad` is restored afterwards, so explaining has no side effects.
     """
     recorder = _Recorder()
-    with engine._scratch_grads(order), engine._anomaly_mode(recorder):
+    with engine._scratch_grads(order), engine.observing(recorder):
         output.backward()
         grads = {node: node.grad for node in order}
     return recorder.steps, grads

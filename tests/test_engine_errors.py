@@ -205,9 +205,9 @@ def test_nary_primitive_with_no_operands():
     "result, fragments",
     [
         (lambda x: x * 2, ("'bad'", "tuple", "1 local derivative", "got")),
-        (lambda x: [x * 2, 2.0], ("'bad'", "tuple", "got [")),
-        (lambda x: (x * 2,), ("'bad'", "1 local derivative", "got (")),
-        (lambda x: (x * 2, 2.0, 0.0), ("'bad'", "1 local derivative", "got (")),
+        (lambda x: [x * 2, 2.0], ("'bad'", "tuple", "got list: [")),
+        (lambda x: (x * 2,), ("'bad'", "1 local derivative", "got tuple: (")),
+        (lambda x: (x * 2, 2.0, 0.0), ("'bad'", "1 local derivative", "got tuple: (")),
         (lambda x: (x * 2, "2"), ("'bad'", "output or derivative", "got str")),
         (lambda x: (None, 2.0), ("'bad'", "output or derivative", "got NoneType")),
         (lambda x: (Value(x), 2.0), ("'bad'", "output or derivative", "Value")),

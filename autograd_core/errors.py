@@ -1,0 +1,72 @@
+"""One error policy for the whole library.
+
+A wrong type is a TypeError, a bad value a ValueError (or the arithmetic
+error Python itself would raise: ZeroDivisionError, OverflowError). Every
+message names the operation, shows the offending value and says what was
+expected. `numbers.Real` (ints, floats, bools, real NumPy scalars, Fractions)
+is a number everywhere; long reprs are cut here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+__all__ = ["MAX_REPR", "as_float", "cut", "describe", "is_number", "type_name"]
+
+MAX_REPR = 120  # characters of a value's repr shown in a message
+
+
+def cut(text: str, limit: int = MAX_REPR) -> str:
+    """`text`, shortened with an ellipsis past `limit` characters."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def type_name(x: object) -> str:
+    """The type of `x` as a user would write it (`numpy.str_`, not a bare `str_`)."""
+    t = type(x)
+    if t.__module__.partition(".")[0] in ("builtins", "autograd_core", "nn"):
+        return t.__qualname__
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+def describe(x: object) -> str:
+    """`type: repr`, the repr cut to a readable length."""
+    try:
+        text = repr(x)
+    except Exception:  # a broken __repr__ must not hide the real error
+        text = f"<{type_name(x)} object>"
+    return f"{type_name(x)}: {cut(text)}"
+
+
+def is_number(x: object) -> bool:
+    """A real number that is not a Value (Values are graph nodes, not numbers)."""
+    from autograd_core.engine import Value
+
+    return isinstance(x, numbers.Real) and not isinstance(x, Value)
+
+
+def as_float(x: Any, what: str) -> float:
+    """`x` as a plain float, for the operation `what`.
+
+    TypeError for anything that is not a real number; ValueError for an int
+    too large for a float (10**400), instead of Python's bare OverflowError.
+    """
+    if x.__class__ is float:
+        return x
+    if is_number(x):
+        try:
+            return float(x)
+        except OverflowError:
+            raise ValueError(
+                f"{what}: {cut(repr(x), 40)} is too large for a float (the largest is about 1.8e308)"
+            ) from None
+    from autograd_core.engine import Value
+
+    hint = ""
+    if isinstance(x, Value):
+        hint = " (use v.data for its number, or v.detach() for a new leaf)"
+    raise TypeError(
+        f"{what} needs a real number (int, float, bool or a real numpy scalar), "
+        f"got {describe(x)}{hint}"
+    )
