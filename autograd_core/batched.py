@@ -22,8 +22,9 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from autograd_core.compiled import TracingError, TracingWarning
-from autograd_core.engine import Value, is_grad_enabled
+from autograd_core import ops
+from autograd_core.engine import OPS, Value, is_grad_enabled, walk
+from autograd_core.trace import Tracer, TracingError, TracingWarning, describe_node
 
 __all__ = ["BatchedStep", "NUMPY", "compile_batched"]
 
@@ -40,165 +41,56 @@ def _numpy() -> Any:
                 "compile_batched needs NumPy: pip install 'autograd-core[batched]'"
             ) from None
         _np = numpy
+        _bind_numpy(numpy)
     return _np
 
 
 # ---------------------------------------------------------------------------
-# The NumPy namespace the rules run in.
+# The NumPy namespace the rules run in, generated from the op table: each
+# entry's `numpy` meaning (elementwise on float64 arrays, IEEE results instead
+# of exceptions; the replay runs under np.errstate(all="ignore")). Built at
+# import, so a function missing from the table fails here, not mid-training;
+# NumPy itself is bound at the first replay.
 
 
-class _NumpyMath:
-    """Elementwise float64 versions of the engine's math functions, IEEE results (inf, nan).
+def _lift(entry: ops.MathFn) -> Callable[..., Any]:
+    fn = entry.numpy
 
-    Called inside `np.errstate(all="ignore")`: log(0) is -inf, exp(1000) inf,
-    as the op table's `numpy` entries give them. Conventions follow the
-    engine's: step(0) = 0 (relu'(0)), sign(0) = 0 (abs'(0)).
-    """
+    def call(*args: Any) -> Any:
+        return fn(_np, *args)
 
-    name = "numpy"
-
-    @staticmethod
-    def exp(x: Any) -> Any:
-        return _np.exp(x)
-
-    @staticmethod
-    def log(x: Any) -> Any:
-        return _np.log(x)
-
-    @staticmethod
-    def sqrt(x: Any) -> Any:
-        return _np.sqrt(x)
-
-    @staticmethod
-    def tanh(x: Any) -> Any:
-        return _np.tanh(x)
-
-    @staticmethod
-    def sigmoid(x: Any) -> Any:
-        # exp only ever sees -|x|, as the float version's two branches arrange
-        e = _np.exp(-_np.abs(x))
-        return _np.where(_np.greater_equal(x, 0), 1.0 / (1.0 + e), e / (1.0 + e))
-
-    @staticmethod
-    def relu(x: Any) -> Any:
-        return _np.where(_np.greater(x, 0), x, 0.0)
-
-    @staticmethod
-    def step(x: Any) -> Any:
-        return _np.where(_np.greater(x, 0), 1.0, 0.0)
-
-    @staticmethod
-    def sign(x: Any) -> Any:
-        return _np.sign(x) * 1.0
-
-    @staticmethod
-    def abs(x: Any) -> Any:
-        return _np.abs(x)
-
-    @staticmethod
-    def sin(x: Any) -> Any:
-        return _np.sin(x)
-
-    @staticmethod
-    def cos(x: Any) -> Any:
-        return _np.cos(x)
-
-    @staticmethod
-    def pow(x: Any, y: Any) -> Any:
-        return _np.power(x, y)
-
-    @staticmethod
-    def div(x: Any, y: Any) -> Any:
-        return _np.divide(x, y)
-
-    @staticmethod
-    def dot(ws: Sequence[Any], xs: Sequence[Any], b: Any) -> Any:
-        # b + w1*x1 + w2*x2 + ..., added in that order, as the engine adds them
-        out = b
-        for w, x in zip(ws, xs):
-            out = out + w * x
-        return out
-
-    @staticmethod
-    def where(cond: Any, a: Any, b: Any) -> Any:
-        a = a() if callable(a) else a
-        b = b() if callable(b) else b
-        return _np.where(cond, a, b)
+    call.__name__ = entry.name
+    return call
 
 
-NUMPY = _NumpyMath()
+NUMPY = ops.namespace("numpy", _lift)
 
 
-# Built-in rules that still branch with `if` on an operand in the engine;
-# until they are written with m.where (the op table), these run on arrays.
-def _sqrt_rule(m: Any, x: Any) -> tuple:
-    out = _np.sqrt(x)
-    return out, _np.where(_np.greater(out, 0), 0.5 / out, _np.inf)
+def _bind_numpy(np: Any) -> None:
+    """Replace each lifted function by the table's own with NumPy bound: one call less."""
+    from functools import partial
 
-
-def _pow_rule(m: Any, x: Any, y: Any) -> tuple:
-    np = _np
-    out = np.power(x, y)
-    nonzero = np.not_equal(x, 0)
-    dx = np.where(
-        nonzero | np.greater_equal(y, 1),
-        y * np.power(x, y - 1.0),
-        np.where(np.equal(y, 0), 0.0, np.inf),
-    )
-    # x**(y-1) overflowing where x**y fits: the slope is y * x**y / x
-    dx = np.where(np.isinf(dx) & nonzero & np.isfinite(out), y * out / x, dx)
-    dy = np.where(np.greater(x, 0), out * np.log(np.where(np.greater(x, 0), x, 1.0)), 0.0)
-    dy = np.where(np.less(x, 0), np.nan, dy)
-    return out, dx, dy
-
-
-_ARRAY_RULES: dict[str, Callable] = {"sqrt": _sqrt_rule, "pow": _pow_rule}
-
-
-def _rule_of(op: Any) -> Callable:
-    """The rule to run on arrays: the op's own, or its array form while the engine's branches."""
-    from autograd_core import engine
-
-    if getattr(engine, op.name.upper(), None) is op:
-        return _ARRAY_RULES.get(op.name, op.rule)
-    return op.rule
+    for entry in ops.MATH.values():
+        setattr(NUMPY, entry.name, partial(entry.numpy, np))
 
 
 # ---------------------------------------------------------------------------
 # Tracing one example.
 
 
-def _describe(v: Any) -> str:
-    if v.__class__ is not Value:
-        return repr(v)
-    label = f" {v.label!r}" if v.label else ""
-    return f"Value{label} (data={v.data!r})"
-
-
 def _trace(per_example: Callable, x: list[float], y: Any) -> tuple:
     """Run `per_example` once on Values; return the inputs, target, outputs and new leaves."""
-    from autograd_core.compiled import _Recorder, _recording
-
-    recorder = _Recorder()
-    with _recording(recorder):
+    with Tracer() as tracer:
         xs = [Value(v, f"x[{j}]") for j, v in enumerate(x)]
         if isinstance(y, list):
             ys: Any = [Value(v, f"y[{k}]") for k, v in enumerate(y)]
         else:
             ys = Value(y, "y")
         out = per_example(xs, ys)
-    comparisons = recorder.comparisons
-    if comparisons:
-        left, sym, right, outcome, where = comparisons[0]
-        more = f" (and {len(comparisons) - 1} more)" if len(comparisons) > 1 else ""
-        raise TracingError(
-            f"the per-example function compared Values at {where}: {_describe(left)} {sym} "
-            f"{_describe(right)} was {outcome}{more}. Other examples could take the other branch, "
-            "so it cannot be replayed over a batch. Use an op whose rule decides elementwise "
-            "(relu, abs, a primitive written with m.step/m.where) instead of `if`."
-        )
-    if recorder.data_reads:
-        reads = recorder.data_reads
+    tracer.allow_retrace_hint = False  # batched replay has no retrace
+    tracer.refuse_comparisons()
+    if tracer.data_reads:
+        reads = tracer.data_reads
         more = f" (and {len(reads) - 1} more)" if len(reads) > 1 else ""
         warnings.warn(
             TracingWarning(
@@ -207,7 +99,7 @@ def _trace(per_example: Callable, x: list[float], y: Any) -> tuple:
             ),
             stacklevel=4,
         )
-    return xs, ys, out, recorder.created
+    return xs, ys, out, tracer.created
 
 
 # ---------------------------------------------------------------------------
@@ -232,13 +124,6 @@ class _Group:
         self.ws: list[list[Any]] = []  # dense: per member, each weight (param index or float)
         self.bs: list[Any] = []  # dense: per member, the bias (param index or float)
         self.pos = pos
-
-
-def _linear_op() -> Any:
-    from autograd_core import engine
-
-    ops = getattr(engine, "OPS", None)
-    return ops["linear"] if ops else engine.LINEAR
 
 
 class BatchedStep:
@@ -369,11 +254,9 @@ class BatchedStep:
     # -- the plan ----------------------------------------------------------------
 
     def _plan(self, xs: list, ys: Any, out: Value, created: set, dense: bool) -> None:
-        from autograd_core.codegen import forward_order
-
         np = _np
         targets = [out, *(a for a in self.aux if a.__class__ is Value)]
-        order = forward_order(targets)
+        order = walk(targets)
         position = {node: k for k, node in enumerate(order)}
         param_index = {p: i for i, p in enumerate(self.params)}
         input_set = set(xs)
@@ -400,10 +283,10 @@ class BatchedStep:
             elif node in input_set or node in target_set:
                 pass
             elif node in created:
-                constants.append((slot[node], node.data))
+                constants.append((slot[node], node._data))
             else:
                 raise TracingError(
-                    f"the per-example function uses {_describe(node)}, a leaf Value it did not "
+                    f"the per-example function uses {describe_node(node)}, a leaf Value it did not "
                     "create and that is not in params (a captured Value, or a result computed "
                     "under no_grad()). Pass it in params, or .detach() it inside the function "
                     "to freeze its number on purpose."
@@ -420,7 +303,7 @@ class BatchedStep:
         self.needs_grad = needs
 
         # Groups: the inputs, then dense layers and maps over them, found in order.
-        linear = _linear_op()
+        linear = OPS["linear"]
         member: dict[Value, tuple[_Group, int]] = {}
         groups: list[_Group] = []
         inputs = _Group(0, -1, None, None, -1)
@@ -576,7 +459,7 @@ class BatchedStep:
                             u.gid,
                             u.source.gid,
                             np.array(cols, np.intp) if cols is not None else None,
-                            _rule_of(u.op),
+                            u.op.rule,
                             member_slots,
                             any(m_ in needs for m_ in u.members),
                             u.op,
@@ -588,7 +471,7 @@ class BatchedStep:
                     (
                         _SINGLE,
                         slot[u],
-                        _rule_of(u._op),
+                        u._op.rule,
                         [ref(o) for o in ops],
                         [o for o in ops if o.__class__ is not Value],
                         [
