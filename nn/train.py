@@ -61,6 +61,15 @@ def _score(p: Any) -> float:
     return p.data if isinstance(p, Value) else float(p)
 
 
+def _argmax(p: Sequence[Any]) -> int:
+    """Index of the first largest score (plain floats, as batched training gives, the fast way)."""
+    if all(v.__class__ is float for v in p):
+        top = max(p)
+        if top == top:  # not NaN
+            return p.index(top)
+    return max(range(len(p)), key=lambda j: _score(p[j]))
+
+
 def accuracy(loss: str, predictions: Sequence[Any], targets: Sequence[Any]) -> float | None:
     """Fraction of examples classified right, read the way `loss` reads its predictions.
 
@@ -72,10 +81,7 @@ def accuracy(loss: str, predictions: Sequence[Any], targets: Sequence[Any]) -> f
     if loss != "softmax-ce" and any(isinstance(p, (list, tuple)) for p in predictions):
         return None  # several outputs, read as one class by softmax-ce only
     if loss == "softmax-ce":
-        right = [
-            max(range(len(p)), key=lambda j, p=p: _score(p[j])) == t
-            for p, t in zip(predictions, targets)
-        ]
+        right = [_argmax(p) == t for p, t in zip(predictions, targets)]
     elif loss in ("hinge", "bce-logits"):
         right = [(_score(p) > 0) == (t > 0) for p, t in zip(predictions, targets)]
     elif loss == "bce" or (
