@@ -368,3 +368,30 @@ def test_cli_refuses_two_class_losses_for_digits(tmp_path, capsys):
 
     assert main(["train", "--data", "digits", "--loss", "hinge", "--out", str(tmp_path)]) == 2
     assert "10 classes" in capsys.readouterr().err
+
+
+def test_reading_data_while_traced_warns_that_it_is_frozen():
+    from autograd_core import TracingWarning
+
+    w = Value(1.0)
+
+    def per_example(x, y):
+        scale = 2.0 if x[0].data > 0 else 1.0  # frozen from the traced example
+        return w * x[0] * scale - y
+
+    with pytest.warns(TracingWarning, match="frozen"):
+        compile_batched(per_example, [w], ([1.0], 0.0))
+
+
+def test_cli_batched_gives_the_engines_losses(tmp_path, capsys):
+    from nn.__main__ import main
+
+    lines = []
+    for extra in ([], ["--batched"]):
+        args = ["train", "--steps", "8", "--n", "40", "--batch-size", "16", "--no-progress"]
+        assert main([*args, "--out", str(tmp_path / str(len(extra))), *extra]) == 0
+        out = capsys.readouterr().out
+        lines.append(next(line for line in out.splitlines() if line.startswith("final loss")))
+    engine, batched = (float(line.split()[2]) for line in lines)
+    assert math.isclose(engine, batched, rel_tol=1e-12)
+    assert lines[0].split("accuracy")[1].split()[0] == lines[1].split("accuracy")[1].split()[0]
