@@ -9,6 +9,7 @@ it as generated float code; `batched` traces one example and replays it over
 a batch with NumPy arrays (NumPy imported only then).
 """
 
+from autograd_core._version import __version__
 from autograd_core.anomaly import AnomalyError, detect_anomaly
 from autograd_core.batched import BatchedStep, compile_batched
 from autograd_core.compiled import (
@@ -39,11 +40,13 @@ from autograd_core.explain import (
     draw_explained,
     explain_paths,
 )
+from autograd_core.explore import explore
 from autograd_core.functional import grad, hessian, hvp, value_and_grad
 from autograd_core.gradcheck import GradcheckError, gradcheck, numerical_gradient
 from autograd_core.graph import GraphStats, graph_stats
 
 __all__ = [
+    "__version__",
     "FLOAT",
     "VALUE",
     "AnomalyError",
@@ -66,6 +69,7 @@ __all__ = [
     "draw_explained",
     "enable_grad",
     "explain_paths",
+    "explore",
     "grad",
     "hessian",
     "hvp",

@@ -254,7 +254,10 @@ def render(x: Any) -> tuple[str, int]:
         return f"{_wrap(ca, ca[1] <= _CMP)} {op} {_wrap(cb, cb[1] <= _CMP)}", _CMP
     if kind == "where":
         c, a, b = (render(x) for x in args)
-        return f"{_wrap(a, a[1] <= _COND)} if {_wrap(c, c[1] <= _COND)} else {_wrap(b, b[1] < _COND)}", _COND
+        return (
+            f"{_wrap(a, a[1] <= _COND)} if {_wrap(c, c[1] <= _COND)} else {_wrap(b, b[1] < _COND)}",
+            _COND,
+        )
     if kind == "dot":  # inside a larger expression: FLOAT.dot itself
         ws, xs, b = args
         return (
@@ -379,9 +382,7 @@ def generate(
     """
     names: dict[Value, str] = {}
     namespace: dict[str, Any] = dict(_FUNCTIONS)
-    namespace.update(
-        _F=FLOAT, _inf=math.inf, _nan=math.nan, _GuardFailed=GuardFailed
-    )
+    namespace.update(_F=FLOAT, _inf=math.inf, _nan=math.nan, _GuardFailed=GuardFailed)
     lines: list[str] = []
     emit = lines.append
     rules: dict[Any, str] = {}
@@ -440,8 +441,7 @@ def generate(
         name = names[node] = f"v{k}"
         operands = node.operands
         syms = [operand_sym(x) for x in operands]
-        expected = [node.data, *_local_grads(node)]
-        result = _try_symbolic(node, syms, expected)
+        result = _try_symbolic(node, syms)
         if result is None:
             n_calls += 1
             rule = node._op.rule
@@ -533,13 +533,13 @@ def _times(local: Any, g: str) -> str:
     return f"{_wrap(local, local[1] < _MUL)} * {g}"
 
 
-def _try_symbolic(
-    node: Value, syms: list[Any], expected: list[Any]
-) -> tuple[Any, list[Any]] | None:
+def _try_symbolic(node: Value, syms: list[Any]) -> tuple[Any, list[Any]] | None:
     """The rule's output and derivatives as Syms; None if the rule branches with `if`.
 
     Anything else that stops the rule in the symbolic namespace, or a result
-    that differs from the engine's own numbers, is a CodegenError naming the op.
+    that differs from the same rule run on floats, is a CodegenError naming the op.
+    (Compared with a fresh float run, not with the node's stored numbers: another
+    thread may have changed a weight's data since the trace.)
     """
     op = node._op
     try:
@@ -563,12 +563,16 @@ def _try_symbolic(
                 f"the rule of {op.name!r} returned {describe(r)} in the symbolic namespace"
             )
     env: dict[str, float] = {}
+    numbers = []
     for s, x in zip(syms, node.operands):
+        numbers.append(x._data if x.__class__ is Value else x)
         if s.__class__ is Sym:
-            env[s.name] = x._data
+            env[s.name] = numbers[-1]
+    try:
+        expected = op.rule(FLOAT, *numbers)
+    except Exception:
+        return result[0], list(result[1:])  # it fails at these numbers: nothing to compare
     for r, want in zip(result, expected):
-        if want is None:
-            continue
         try:
             got = evaluate(r, env)
         except Exception as e:

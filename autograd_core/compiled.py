@@ -145,9 +145,7 @@ def _split_result(out: Any) -> tuple[Value, list[Any] | None]:
     aux: list[Any] | None = None
     if isinstance(out, tuple) and len(out) == 2 and out[0].__class__ is Value:
         out, extras = out
-        if isinstance(extras, Value) or isinstance(extras, str | bytes | Mapping) or not (
-            isinstance(extras, Sequence)
-        ):
+        if isinstance(extras, str | bytes | Mapping) or not isinstance(extras, Sequence):
             raise TypeError(
                 "the compiled function returned (Value, extras): extras must be a list or tuple "
                 f"of Values or numbers, got {describe(extras)}"

@@ -25,13 +25,14 @@ import os
 import re
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
-from typing import Any
-
-import graphviz
+from typing import TYPE_CHECKING, Any
 
 from autograd_core.engine import Value, topological_order
 from autograd_core.files import atomic_write
 from autograd_core.graph import consumer_counts
+
+if TYPE_CHECKING:  # imported when a graph is drawn, not with autograd_core
+    import graphviz
 
 __all__ = [
     "GraphvizNotFound",
@@ -231,6 +232,8 @@ def to_digraph(
     ids = {node: f"v{i}" for i, node in enumerate(order)}
     uses = consumer_counts(order)
 
+    import graphviz
+
     dot = graphviz.Digraph(
         name="autograd",
         graph_attr={"rankdir": rankdir},
@@ -328,7 +331,7 @@ def _emit(
             stack.append((path, True))
             stack.extend((c, False) for c in reversed(children.get(path, [])))
             continue
-        sub = graphviz.Digraph(name=names[path])
+        sub = dot.__class__(name=names[path])  # graphviz.Digraph, imported by to_digraph
         sub.attr(
             label=_cluster_title(path),
             tooltip=path,
@@ -363,6 +366,8 @@ def render_svg(
     leaves an existing file untouched. Raises `GraphvizNotFound`, saying how
     to install Graphviz, when `dot` is missing.
     """
+    import graphviz
+
     dot = to_digraph(root, **kwargs)
     target = None
     if path is not None:

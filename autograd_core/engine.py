@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from autograd_core import ops
-from autograd_core.errors import as_float, cut, describe, type_name
+from autograd_core.errors import as_float, cut, describe
 from autograd_core.ops import FLOAT, PRIMITIVES
 
 __all__ = [

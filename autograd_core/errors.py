@@ -59,7 +59,8 @@ def as_float(x: Any, what: str) -> float:
             return float(x)
         except OverflowError:
             raise ValueError(
-                f"{what}: {cut(repr(x), 40)} is too large for a float (the largest is about 1.8e308)"
+                f"{what}: {cut(repr(x), 40)} is too large for a float "
+                "(the largest is about 1.8e308)"
             ) from None
     from autograd_core.engine import Value
 

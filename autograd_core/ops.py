@@ -212,7 +212,11 @@ MATH: dict[str, MathFn] = dict(
             "sqrt", _sqrt, lambda np, x: np.sqrt(x), _onnx_unary("Sqrt"), lambda sp, x: sp.sqrt(x)
         ),
         _entry(
-            "tanh", math.tanh, lambda np, x: np.tanh(x), _onnx_unary("Tanh"), lambda sp, x: sp.tanh(x)
+            "tanh",
+            math.tanh,
+            lambda np, x: np.tanh(x),
+            _onnx_unary("Tanh"),
+            lambda sp, x: sp.tanh(x),
         ),
         _entry(
             "sigmoid",

@@ -38,9 +38,7 @@ class TracingWarning(UserWarning):
     """The function read a Value's `.data` while traced: that number is frozen in."""
 
 
-_MECHANISM = {
-    os.path.join(os.path.dirname(__file__), name) for name in ("engine.py", "trace.py")
-}
+_MECHANISM = {os.path.join(os.path.dirname(__file__), name) for name in ("engine.py", "trace.py")}
 
 
 def where_called() -> str:
@@ -106,8 +104,10 @@ class Tracer(Observer):
             return
         left, op, right, outcome, where = self.comparisons[0]
         more = f" (and {len(self.comparisons) - 1} more)" if len(self.comparisons) > 1 else ""
-        test = f"bool({describe_node(left)})" if op == "!=" else (
-            f"{describe_node(left)} {op} {describe_node(right)}"
+        test = (
+            f"bool({describe_node(left)})"
+            if op == "!="
+            else (f"{describe_node(left)} {op} {describe_node(right)}")
         )
         raise TracingError(
             f"the function compared Values at {where}: {test} was {outcome}{more}. With other "

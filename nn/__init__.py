@@ -1,5 +1,6 @@
 """nn: neurons, layers, MLPs, losses, SGD and a training loop on `autograd_core` Values."""
 
+from autograd_core._version import __version__
 from nn.data import DATASETS, and_, circles, moons, not_, or_, sleep_study, spirals, xor
 from nn.layers import MLP, Layer, Neuron
 from nn.losses import (
@@ -14,9 +15,11 @@ from nn.losses import (
 )
 from nn.module import Module
 from nn.optim import SGD
+from nn.saved import load
 from nn.train import History, evaluate, train, train_step
 
 __all__ = [
+    "__version__",
     "DATASETS",
     "MLP",
     "SGD",
@@ -31,6 +34,7 @@ __all__ = [
     "evaluate",
     "hinge",
     "l2_penalty",
+    "load",
     "log_sum_exp",
     "moons",
     "mse",

@@ -1,14 +1,18 @@
-"""The command line: `python -m nn train` (or `autograd-train train`).
+"""The command line: `python -m nn train` (or `autograd-train`) and `python -m nn predict`.
 
 With no options it reproduces micrograd's demo: two moons (100 points,
 noise 0.1), MLP(2, [16, 16, 1]) with relu, hinge loss + 1e-4 * L2, 100 steps
 of SGD with learning rate 1.0 - 0.9*k/100. It shows progress, prints the
 final loss and accuracy, and writes to `--out`: weights.json, loss.png,
-decision_boundary.png (2-D classification only) and network.svg.
+decision_boundary.png (2-D classification only) and network.svg; with --html
+also explorer.html, a page to step through training and backpropagation.
 
 Bad options and values end with one line on stderr and exit status 2; a
 run that fails (a loss that overflows, a folder that cannot be written)
 ends with one line and status 1. Never a traceback.
+
+`python -m nn predict --weights out/weights.json X1 X2` rebuilds the saved
+model with `nn.load` and prints its output on one input.
 """
 
 from __future__ import annotations
@@ -22,15 +26,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from nn import plots
+from nn import explorer_page, plots
 from nn.data import DATASETS, train_test_split
 from nn.layers import ACTIVATIONS, INITS, MLP
 from nn.losses import LOSSES
 from nn.train import History, train
 
-__all__ = ["main"]
+__all__ = ["build_parser", "build_train_parser", "main", "train_main"]
 
 CLASSIFICATION_LOSSES = ("hinge", "bce", "bce-logits", "softmax-ce")
+TRAIN_DESCRIPTION = (
+    "Train an MLP with SGD on a built-in data set. The defaults reproduce micrograd's "
+    "demo: two moons, MLP(2, [16, 16, 1]), hinge loss + 1e-4 L2, 100 steps, "
+    "learning rate 1.0 - 0.9*k/100. Writes weights.json, loss.png, "
+    "decision_boundary.png and network.svg to --out."
+)
 
 
 class UsageError(Exception):
@@ -79,6 +89,16 @@ def _number(low: float, low_ok: bool) -> Any:
     return parse
 
 
+def _finite(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return x
+
+
 def _layers(text: str) -> list[int]:
     parts = text.split(",")
     try:
@@ -125,14 +145,44 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     t = commands.add_parser(
         "train",
         help="train an MLP on a built-in data set (defaults: micrograd's two-moons demo)",
+        description=TRAIN_DESCRIPTION,
+        formatter_class=_Help,
+    )
+    _train_options(t)
+    p = commands.add_parser(
+        "predict",
+        help="print a saved model's output on one input",
         description=(
-            "Train an MLP with SGD on a built-in data set. The defaults reproduce micrograd's "
-            "demo: two moons, MLP(2, [16, 16, 1]), hinge loss + 1e-4 L2, 100 steps, "
-            "learning rate 1.0 - 0.9*k/100. Writes weights.json, loss.png, "
-            "decision_boundary.png and network.svg to --out."
+            "Load a model saved by `train` (or Module.save) with nn.load and print its output "
+            "on one input: one number per output neuron, separated by spaces."
         ),
         formatter_class=_Help,
     )
+    p.add_argument(
+        "--weights",
+        required=True,
+        metavar="FILE",
+        help="weights file written by train (e.g. out/weights.json)",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        type=_finite,
+        metavar="X",
+        help="the input numbers, as many as the model has inputs",
+    )
+    return parser
+
+
+def build_train_parser(prog: str = "autograd-train") -> argparse.ArgumentParser:
+    """The parser of the `autograd-train` command: `python -m nn train`'s options, no subcommand."""
+    parser = _Parser(prog=prog, description=TRAIN_DESCRIPTION, formatter_class=_Help)
+    _train_options(parser)
+    parser.set_defaults(command="train")
+    return parser
+
+
+def _train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument(
         "--data",
         default="moons",
@@ -238,11 +288,16 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "(needs numpy; mini-batches and every loss work)",
     )
     t.add_argument(
+        "--html",
+        action="store_true",
+        help="also write explorer.html: loss and accuracy curves, decision boundaries and "
+        "the backward pass of one example, at a few recorded steps (one offline page)",
+    )
+    t.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bar (it is shown only on a terminal anyway)",
     )
-    return parser
 
 
 # ---------------------------------------------------------------------------
@@ -348,6 +403,9 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         f"loss {args.loss}{l2_text} | lr {lr_text} | {steps} steps",
         file=out,
     )
+    recorder = (
+        explorer_page.Recorder(model, X, y, steps=steps, loss=args.loss) if args.html else None
+    )
     started = time.perf_counter()
     history: History = train(
         model,
@@ -365,6 +423,7 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         compiled=args.compiled,
         batched=args.batched,
         test=test,
+        callback=recorder,
     )
     seconds = time.perf_counter() - started
     acc = (
@@ -381,8 +440,15 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         file=out,
     )
     first = [i for i, a in enumerate(history.accuracy) if a == 1.0]
-    if first:
+    if first and args.batch_size is None:
         print(f"100% training accuracy first reached at step {first[0]}", file=out)
+    elif first:
+        # history.accuracy is measured on each step's mini-batch, not on the training set.
+        print(
+            f"100% accuracy on a mini-batch ({args.batch_size} of {len(X)} points) first "
+            f"reached at step {first[0]}; on the full training set: {acc} after training",
+            file=out,
+        )
 
     written = [model.save(folder / "weights.json")]
     title = f"{args.data}: {model!r}"
@@ -404,7 +470,10 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
             "note: decision_boundary.png is drawn only for 2-D classification with one output",
             file=err,
         )
-    pictures.append(("network.svg", lambda: plots.network_svg(model, X[0], folder / "network.svg")))
+    pictures.append(("network.svg", lambda: plots.network_svg(model, X, folder / "network.svg")))
+    if recorder is not None:
+        page = folder / "explorer.html"
+        pictures.append((page.name, lambda: recorder.write(page, history, title=title)))
     for name, draw in pictures:
         # A missing optional package (matplotlib, the drawing module) or Graphviz's
         # `dot` costs that one picture, not the run.
@@ -412,32 +481,61 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
             written.append(draw())
         except ImportError as e:
             print(f"note: {name} skipped: {e}", file=err)
-        except (RuntimeError, subprocess.SubprocessError) as e:
+        except (RuntimeError, ValueError, subprocess.SubprocessError) as e:
             print(f"note: {name} skipped: {type(e).__name__}: {e}", file=err)
     print("wrote " + ", ".join(str(p) for p in written), file=out)
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _predict(args: argparse.Namespace, out: Any) -> int:
+    from nn.saved import load
+
+    model = load(args.weights)
+    nin = getattr(model, "nin", None)
+    if nin != len(args.inputs):
+        raise UsageError(
+            f"the model in {args.weights} takes {nin} input(s), got {len(args.inputs)}"
+        )
+    result = model(list(args.inputs))  # type: ignore[operator]
+    outputs = result if isinstance(result, list) else [result]
+    print(" ".join(repr(v.data) for v in outputs), file=out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, _train_only: bool = False) -> int:
     """Run the command line with `argv` (default: sys.argv[1:]); returns the exit status."""
-    prog = "python -m nn" if Path(sys.argv[0]).name == "__main__.py" else "autograd-train"
-    parser = build_parser(prog)
+    if _train_only:
+        parser = build_train_parser("autograd-train")
+    else:
+        prog = "python -m nn" if Path(sys.argv[0]).name == "__main__.py" else "autograd-train"
+        parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
-        _check(args)
+        if args.command == "train":
+            _check(args)
     except UsageError as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     try:
+        if args.command == "predict":
+            return _predict(args, sys.stdout)
         return _run(args, sys.stdout, sys.stderr)
+    except UsageError as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
     except (ArithmeticError, ValueError, TypeError, OSError) as e:
         print(f"{parser.prog}: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    """The `autograd-train` command: `python -m nn train` with the same options."""
+    return main(argv, _train_only=True)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def _truth_table(outputs: list[int], signed: bool) -> Data:
 
 
 # ---------------------------------------------------------------------------
-# Logic gates (seed 000 uses NOT and XOR).
+# Logic gates (Brandon Brown's backpropagation tutorial uses NOT and XOR).
 
 
 def xor(signed: bool = False) -> Data:
@@ -65,7 +65,7 @@ def or_(signed: bool = False) -> Data:
 
 
 def not_(signed: bool = False) -> Data:
-    """NOT: one input, the opposite bit out (seed 000's one-neuron-with-bias example)."""
+    """NOT: one input, the opposite bit out (Brandon Brown's one-neuron-with-bias example)."""
     return [[0.0], [1.0]], _labels([1, 0], signed)
 
 
@@ -161,7 +161,9 @@ def spirals(
 
 
 def sleep_study(normalize: bool = True) -> tuple[list[list[float]], list[float]]:
-    """Seed 002's test scores: hours of (sleep, study) -> score out of 100.
+    """Test scores from Stephen Welch's Neural Networks Demystified, part 4.
+
+    Hours of (sleep, study) -> score out of 100.
 
     X = [[3, 5], [5, 1], [10, 2]], y = [75, 82, 93], as in the "Neural
     Networks Demystified" series. With `normalize` (the series' choice) each

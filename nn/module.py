@@ -13,17 +13,20 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from autograd_core.engine import Value
 from autograd_core.files import atomic_write
 
-__all__ = ["FORMAT", "Module"]
+__all__ = ["FORMAT", "Module", "read_weights_file", "weights_file_cap"]
 
 FORMAT = "autograd-core/nn-weights"
 FORMAT_VERSION = 1
+HEADER_BYTES = 64 * 1024
+BYTES_PER_PARAMETER = 128
 
 
 class Module:
@@ -72,7 +75,8 @@ class Module:
         named = self.named_parameters()
         expected = [name for name, _ in named]
         missing = [n for n in expected if n not in state]
-        unexpected = [n for n in state if n not in dict(named)]
+        known = set(expected)  # one set, so the check is linear in the number of parameters
+        unexpected = [n for n in state if n not in known]
         if missing or unexpected:
             parts = []
             if missing:
@@ -108,32 +112,19 @@ class Module:
         return atomic_write(path, text.encode("utf-8"))
 
     def load(self, path: str | os.PathLike) -> None:
-        """Load weights saved by `save()`; a damaged or mismatching file leaves the model as is."""
+        """Load weights saved by `save()`; a damaged or mismatching file leaves the model as is.
+
+        The file must be a regular file (not a FIFO or a device) of at most
+        `weights_file_cap(...)` bytes for this model's parameters: anything
+        else is refused before it is read. Every refusal is a ValueError
+        naming the file (an OSError if it cannot be opened).
+        """
         path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            raise OSError(f"cannot read weights file {str(path)!r}: {e.strerror or e}") from None
-        try:
-            document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError) as e:
-            raise ValueError(f"{path} is not a valid weights file (damaged JSON: {e})") from None
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a weights file written by Module.save()")
-        if document.get("version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{path} has weights format version {document.get('version')!r}; "
-                f"this code reads version {FORMAT_VERSION}"
-            )
-        arch, params = document.get("architecture"), document.get("parameters")
-        if not isinstance(params, dict):
-            raise ValueError(f"{path} has no 'parameters' object: the file is damaged")
-        if document.get("sha256") != _checksum({"architecture": arch, "parameters": params}):
-            raise ValueError(
-                f"{path} fails its checksum: the numbers were changed or damaged after saving"
-            )
+        named = self.named_parameters()
+        document = read_weights_file(path, weights_file_cap(name for name, _ in named))
+        arch, params = document.get("architecture"), document["parameters"]
         mine = self.architecture()
-        if arch != mine:
+        if "architecture" in document and arch != mine:
             raise ValueError(
                 f"{path} holds a different architecture: file {json.dumps(arch)}, "
                 f"model {json.dumps(mine)}"
@@ -151,10 +142,109 @@ class Module:
 def _finite_number(x: object, name: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise TypeError(f"parameter {name} must be a number, got {type(x).__name__}: {x!r}"[:200])
-    v = float(x)
+    try:
+        v = float(x)
+    except OverflowError:
+        raise ValueError(f"parameter {name} is too large for a float: {str(x)[:40]}...") from None
     if not math.isfinite(v):
         raise ValueError(f"parameter {name} must be finite, got {v!r}")
     return v
+
+
+def weights_file_cap(names: Iterable[str]) -> int:
+    """Largest weights file `Module.load` reads for parameters with these names, in bytes.
+
+    64 KiB for the header, plus the name's length and 128 bytes per
+    parameter: `save()` writes about 30 bytes besides each name, so every
+    file it writes fits with room to spare, and a file blown up to hundreds
+    of megabytes is refused before it is read.
+    """
+    return HEADER_BYTES + sum(len(name) + BYTES_PER_PARAMETER for name in names)
+
+
+def read_weights_file(path: str | os.PathLike, max_bytes: int) -> dict[str, Any]:
+    """The checked JSON document of a weights file, or a ValueError naming the file.
+
+    Refuses, before reading a byte: anything but a regular file (a FIFO is
+    opened without blocking, a device such as /dev/zero is never read) and
+    files over `max_bytes`. Then refuses damaged JSON (including nesting too
+    deep to parse and numbers too large), a wrong format or version, a
+    missing parameters object and a failed checksum.
+    """
+    path = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise OSError(f"cannot read weights file {str(path)!r}: {e.strerror or e}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(
+                f"{path} is not a regular file ({_file_kind(info.st_mode)}): "
+                "refusing to read it as a weights file"
+            )
+        if info.st_size > max_bytes:
+            raise ValueError(
+                f"{path} is {info.st_size} bytes, more than the {max_bytes} bytes a weights "
+                "file for this model can take: refusing to read it"
+            )
+        chunks = []
+        size = 0
+        while size <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > max_bytes:
+            raise ValueError(f"{path} grew past {max_bytes} bytes while read: refusing it")
+    except OSError as e:
+        raise OSError(f"cannot read weights file {str(path)!r}: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+    try:
+        document = json.loads(b"".join(chunks).decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ValueError(f"{path} is not a valid weights file (damaged JSON: {e})") from None
+    except RecursionError:
+        raise ValueError(
+            f"{path} is not a valid weights file (JSON nested too deeply to parse)"
+        ) from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a weights file written by Module.save()")
+    if document.get("version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has weights format version {repr(document.get('version'))[:40]}; "
+            f"this code reads version {FORMAT_VERSION}"
+        )
+    params = document.get("parameters")
+    if not isinstance(params, dict):
+        raise ValueError(f"{path} has no 'parameters' object: the file is damaged")
+    # Files from before the architecture was stored were summed over the parameters only.
+    body = {"parameters": params}
+    if "architecture" in document:
+        body["architecture"] = document["architecture"]
+    try:
+        expected = _checksum(body)
+    except (ValueError, RecursionError):  # an int too long to write back, nesting inside
+        expected = None
+    if expected is None or document.get("sha256") != expected:
+        raise ValueError(
+            f"{path} fails its checksum: the numbers were changed or damaged after saving"
+        )
+    return document
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def _reject_constant(name: str) -> float:

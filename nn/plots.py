@@ -13,19 +13,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from autograd_core.engine import Value, no_grad, topological_order
+from autograd_core.engine import Value, no_grad
 from autograd_core.files import atomic_write
+from autograd_core.optional import require
+from nn.module import Module
 from nn.train import History
 
 __all__ = ["decision_boundary", "loss_curve", "network_svg"]
 
 
-def _figure(width: float = 6.0, height: float = 4.0) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
+def _figure(what: str, width: float = 6.0, height: float = 4.0) -> Any:
+    agg = require("matplotlib.backends.backend_agg", "plots", what)
+    figure = require("matplotlib.figure", "plots", what)
+    fig = figure.Figure(figsize=(width, height), dpi=100)
+    agg.FigureCanvasAgg(fig)
     return fig
 
 
@@ -37,7 +38,7 @@ def _save_png(fig: Any, path: str | os.PathLike) -> Path:
 
 def loss_curve(history: History, path: str | os.PathLike, title: str = "training") -> Path:
     """Loss (and accuracy, with held-out test accuracy when recorded) against the step, as a PNG."""
-    fig = _figure()
+    fig = _figure("loss_curve()")
     ax = fig.add_subplot(1, 1, 1)
     steps = range(len(history.loss))
     ax.plot(steps, history.loss, color="tab:blue", label="loss")
@@ -82,7 +83,8 @@ def decision_boundary(
     """
     if not X or any(len(row) != 2 for row in X):
         raise ValueError("decision_boundary needs 2-D inputs")
-    import numpy as np
+    np = require("numpy", "plots", "decision_boundary()")
+    fig = _figure("decision_boundary()", 5.5, 5.0)
 
     xs = [row[0] for row in X]
     ys = [row[1] for row in X]
@@ -92,7 +94,6 @@ def decision_boundary(
     gy = np.linspace(min(ys) - pad_y, max(ys) + pad_y, resolution)
     with no_grad():  # thousands of forward passes, none to differentiate
         z = np.array([[_output(model([float(a), float(b)])) for a in gx] for b in gy])
-    fig = _figure(5.5, 5.0)
     ax = fig.add_subplot(1, 1, 1)
     ax.contourf(gx, gy, z > threshold, levels=[-0.5, 0.5, 1.5], colors=["#f4c7a1", "#a9c8e8"])
     if z.min() < threshold < z.max():
@@ -117,6 +118,8 @@ def decision_boundary(
         linewidths=0.4,
         label="class 1 / +1",
     )
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize="small")
     fig.tight_layout()
@@ -129,15 +132,22 @@ def _output(out: Any) -> float:
     return out.data if isinstance(out, Value) else float(out)
 
 
-def network_svg(model: Callable[[Any], Any], x: Sequence[float], path: str | os.PathLike) -> Path:
-    """The computation graph of `model` on one input, clustered by layer, as SVG.
+def network_svg(
+    model: Module,
+    X: Sequence[Sequence[float]] | Sequence[float],
+    path: str | os.PathLike,
+) -> Path:
+    """The network as SVG: one box per layer, and one neuron's graph with its gradients.
 
-    Uses `autograd_core.draw.render_svg`, which clusters nodes by their
-    parameters' dotted labels.
+    `X` is the training inputs (or one input); the neuron is drawn on the
+    first of them that it is active on. See `nn.picture` for what is drawn
+    and why; the picture has at most `nn.picture.MAX_DRAWN_NODES` nodes.
     """
-    from autograd_core.draw import render_svg
+    from nn.picture import render_network
 
-    out = model(list(x))
-    root = out if isinstance(out, Value) else sum(out)  # several outputs: draw them together
-    nodes = len(topological_order(root))
-    return Path(render_svg(root, path, clusters=True, max_nodes=max(400, nodes)))
+    rows: list[Sequence[float]]
+    if X and not isinstance(X[0], Sequence):
+        rows = [X]  # type: ignore[list-item]  # one input
+    else:
+        rows = list(X)  # type: ignore[arg-type]
+    return render_network(model, rows, path)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autograd_core.engine import Value, no_grad
+from autograd_core.optional import MissingOptionalDependency, require
 from nn.layers import make_rng
 from nn.losses import LOSSES, l2_penalty
 from nn.module import Module
@@ -76,7 +77,7 @@ def accuracy(loss: str, predictions: Sequence[Any], targets: Sequence[Any]) -> f
     hinge: sign of the score against -1/+1; bce-logits: sign of the logit;
     bce: probability above 0.5; softmax-ce: the largest logit; mse/sse: the
     output above 0.5, only when every target is 0 or 1 (classification by
-    regression, as seed 000's XOR), otherwise None.
+    regression, as the XOR of Brandon Brown's backpropagation tutorial), otherwise None.
     """
     if loss != "softmax-ce" and any(isinstance(p, (list, tuple)) for p in predictions):
         return None  # several outputs, read as one class by softmax-ce only
@@ -239,12 +240,12 @@ def _progress_bar(progress: bool | None, total: int) -> Any:
     if not progress:
         return None
     try:
-        from tqdm.auto import tqdm
-    except ImportError:
+        tqdm_auto = require("tqdm.auto", "progress", "train(progress=True)")
+    except MissingOptionalDependency:
         if asked:
-            raise ImportError("progress=True needs tqdm (pip install tqdm)") from None
+            raise
         return None  # on a terminal without tqdm: train quietly
-    return tqdm(total=total, unit="step", leave=True, file=sys.stderr)
+    return tqdm_auto.tqdm(total=total, unit="step", leave=True, file=sys.stderr)
 
 
 def train(
@@ -276,7 +277,8 @@ def train(
     ceil(n / batch_size) steps. Give `steps` or `epochs` (default 100
     steps). `lr` is a number or a schedule `lr(step)`. `l2` adds
     l2 * sum(p*p) to the loss. With `tol`, training stops once the loss
-    changes by less than `tol` between two steps (seed 000's `precision`).
+    changes by less than `tol` between two steps (the `precision` of
+    Brandon Brown's backpropagation tutorial).
     `callback(step, history)` runs after every step; returning True stops.
     A given `optimizer` replaces `lr`, `momentum` and `weight_decay`.
     `compiled=True` traces the full-batch loss once and replays it as float

@@ -13,3 +13,11 @@ from hypothesis import settings
 settings.register_profile("fast", deadline=None, max_examples=60)
 settings.register_profile("thorough", deadline=None, max_examples=2000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+def examples(n: int) -> int:
+    """`n` examples under the fast profile, proportionally more under a thorough one.
+
+    For property tests that are slow per example and run fewer than the profile's count.
+    """
+    return max(1, n * settings.default.max_examples // 60)

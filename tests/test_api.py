@@ -50,3 +50,16 @@ def test_grad_mode_is_per_thread():
         t.join()
         seen["here"] = is_grad_enabled()
     assert seen == {"other": True, "here": False}
+
+
+def test_importing_the_engine_imports_no_optional_package():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, autograd_core, nn; "
+        "print(sorted(m for m in ('graphviz', 'numpy', 'onnx', 'matplotlib', 'selenium') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -115,7 +115,7 @@ def program_fn(program, n_params):
     return f
 
 
-@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     program=st.lists(instruction, min_size=1, max_size=12),
     inputs=st.lists(values, min_size=1, max_size=3),

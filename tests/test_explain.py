@@ -309,7 +309,7 @@ graph_ops = st.lists(
 leaf_values = st.lists(st.floats(-1.0, 1.0), min_size=1, max_size=4)
 
 
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None)
 @given(ops=graph_ops, values=leaf_values)
 def test_path_products_sum_to_the_backward_gradient(ops, values):
     leaves, out = random_graph(ops, values)

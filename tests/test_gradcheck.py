@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,7 +58,7 @@ BINARY = {
 
 
 @pytest.mark.parametrize("name", sorted(UNARY))
-@settings(deadline=None, max_examples=15)
+@settings(deadline=None, max_examples=examples(15))
 @given(data=st.data())
 def test_unary_ops_and_constant_operands(name, data):
     f, strategy = UNARY[name]
@@ -66,14 +67,14 @@ def test_unary_ops_and_constant_operands(name, data):
 
 
 @pytest.mark.parametrize("name", sorted(BINARY))
-@settings(deadline=None, max_examples=15)
+@settings(deadline=None, max_examples=examples(15))
 @given(data=st.data())
 def test_binary_ops(name, data):
     f, sx, sy = BINARY[name]
     assert gradcheck(f, [data.draw(sx), data.draw(sy)])
 
 
-@settings(deadline=None, max_examples=15)
+@settings(deadline=None, max_examples=examples(15))
 @given(st.lists(moderate, min_size=7, max_size=7))
 def test_linear(numbers):
     def f(*v):

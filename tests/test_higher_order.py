@@ -15,6 +15,7 @@ import math
 
 import pytest
 import sympy
+from conftest import examples
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -185,7 +186,7 @@ def finite_and_moderate(tree, x0, y0):
 # Against sympy
 
 
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None)
 @given(tree=trees, x0=coords, y0=coords)
 def test_second_and_third_derivatives_equal_sympy(tree, x0, y0):
     got = finite_and_moderate(tree, x0, y0)
@@ -220,7 +221,7 @@ def test_each_op_has_sympy_second_and_third_derivatives(tree):
         assert close(g, e), (name, g, e)
 
 
-@settings(deadline=None, max_examples=25)
+@settings(deadline=None, max_examples=examples(25))
 @given(tree=trees, x0=coords, y0=coords)
 def test_hessian_and_nested_grad_equal_sympy(tree, x0, y0):
     assume(finite_and_moderate(tree, x0, y0) is not None)
@@ -260,7 +261,7 @@ def central(fn, x0, h):
     return (fn(x0 + h) - fn(x0 - h)) / (2 * h)
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=examples(40))
 @given(tree=trees, x0=coords, y0=coords)
 def test_higher_derivatives_match_finite_differences_of_lower_ones(tree, x0, y0):
     got = finite_and_moderate(tree, x0, y0)

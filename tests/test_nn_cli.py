@@ -250,9 +250,76 @@ def test_a_diverging_run_fails_with_one_line(tmp_path, capsys):
     assert len(lines) == 1 and "error" in lines[0]
 
 
-def test_console_script_points_at_main():
+def test_console_script_trains_as_the_readme_says(tmp_path):
+    # The entry point pyproject.toml declares, run as the installed script would run it.
     text = (ROOT / "pyproject.toml").read_text()
-    assert 'autograd-train = "nn.__main__:main"' in text
+    target = re.search(r'^autograd-train = "([\w.]+):(\w+)"', text, re.M)
+    assert target, "pyproject.toml declares no autograd-train script"
+    module, function = target.groups()
+    code = f"import sys; from {module} import {function}; sys.exit({function}())"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    commands = [[sys.executable, "-c", code]]
+    installed = Path(sys.executable).parent / "autograd-train"
+    if installed.exists():  # the script pip wrote into this environment, too
+        commands.append([str(installed)])
+    for command in commands:
+        out = tmp_path / str(len(command))
+        result = subprocess.run(
+            [*command, "--steps", "3", "--out", str(out), "--no-progress"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, (command, result.stderr)
+        assert "after 3 steps" in result.stdout
+        assert (out / "weights.json").exists()
+    help_text = subprocess.run(
+        [sys.executable, "-c", code, "--help"], env=env, capture_output=True, text=True
+    ).stdout
+    assert help_text.startswith("usage: autograd-train [-h] [--data NAME]")
+
+
+def test_mini_batch_runs_say_the_100_percent_step_is_a_batch_figure(tmp_path, capsys):
+    args = ["train", "--steps", "40", "--lr", "0.1", "--batch-size", "10", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    final = re.search(r"accuracy (\S+%)", out).group(1)
+    assert "100% training accuracy" not in out  # that line is for full-batch runs only
+    line = re.search(
+        r"100% accuracy on a mini-batch \(10 of 100 points\) first reached at step "
+        r"(\d+); on the full training set: (\S+%) after training",
+        out,
+    )
+    assert line, out
+    assert line.group(2) == final
+
+    assert main(["train", "--steps", "100", "--no-progress", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^100% training accuracy first reached at step \d+$", out, re.M), out
+
+
+def test_predict_prints_the_saved_models_output(tmp_path):
+    model = MLP(2, [3, 1], seed=4)
+    model.save(tmp_path / "w.json")
+    result = run_module("predict", "--weights", "w.json", "0.5", "-0.25", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) == model([0.5, -0.25]).data  # repr round-trips exactly
+
+    two = MLP(2, [3, 2], seed=4)
+    two.save(tmp_path / "two.json")
+    result = run_module("predict", "--weights", "two.json", "1", "2", cwd=tmp_path)
+    assert [float(t) for t in result.stdout.split()] == [v.data for v in two([1.0, 2.0])]
+
+    result = run_module("predict", "--weights", "w.json", "1", cwd=tmp_path)
+    assert result.returncode == 2 and "takes 2 input(s), got 1" in result.stderr
+    (tmp_path / "bad.json").write_text("{")
+    result = run_module("predict", "--weights", "bad.json", "1", "2", cwd=tmp_path)
+    assert result.returncode == 1 and "bad.json" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = run_module("predict", "--weights", "w.json", "1", "nan", cwd=tmp_path)
+    assert result.returncode == 2 and "finite" in result.stderr
 
 
 def test_out_folder_that_cannot_be_made_fails_before_training(tmp_path, capsys):

@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -100,7 +101,7 @@ def test_binary_cross_entropy_with_logits_is_stable_at_huge_logits():
     assert [v.grad for v in z] == [0.5, -0.5]  # (sigmoid(z) - y) / 2
 
 
-@settings(deadline=None, max_examples=50)
+@settings(deadline=None, max_examples=examples(50))
 @given(
     # Logits within +-20 keep sigmoid(z) away from exactly 0 or 1, where the
     # probability form must fail; targets anywhere in [0, 1].

@@ -1,0 +1,394 @@
+"""explore(): the offline backpropagation page, checked in Python and in a real headless Chromium.
+
+The browser tests load the page from disk with the network cut, step it with
+the keyboard and the buttons, and compare what the page shows with what the
+engine computes. They are skipped only when selenium, Chromium or
+chromedriver is missing on this machine (scripts/setup.sh installs them).
+A screenshot of each page is kept in tests/artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograd_core import Value, backward_trace, explain_paths, explore, topological_order
+from autograd_core.explore import Explorer, explorer_bundle
+from nn.data import DATASETS
+from nn.layers import MLP
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+sys.path.insert(0, str(Path(__file__).parent))
+from browser import chromium_driver, console_errors  # noqa: E402
+
+
+def neuron_graph() -> Value:
+    """Karpathy's neuron, plus a reused Value (fan-out) and a square (the same operand twice)."""
+    x1, x2 = Value(2.0, "x1"), Value(0.0, "x2")
+    w1, w2 = Value(-3.0, "w1"), Value(1.0, "w2")
+    b = Value(6.881373587, "b")
+    n = x1 * w1 + x2 * w2 + b
+    o = n.tanh()
+    out = o * o + o * x1  # o used three times, x1 twice
+    out.label = "out"
+    return out
+
+
+def mlp_graph() -> Value:
+    """micrograd's demo network on one input: 404 Values, over the drawing guard."""
+    return MLP(2, [16, 16, 1], seed=0)([0.5, -0.2])
+
+
+def engine_grads(root: Value) -> dict[Value, float]:
+    order = topological_order(root)
+    for node in order:
+        node.grad = 0.0
+    root.backward()
+    return {node: node.grad for node in order}
+
+
+# ---------------------------------------------------------------------------
+# Python: the recorded trace.
+
+
+def test_the_trace_is_the_engines_backward_pass_in_its_order():
+    root = neuron_graph()
+    bundle = explorer_bundle(root)
+    order = topological_order(root)
+    ids = {node: f"v{i}" for i, node in enumerate(order)}
+    trace = backward_trace(root)
+    flat = [(step["node"], e) for step in bundle["backward"] for e in step["edges"]]
+    assert len(flat) == len(trace.steps)
+    for (node_id, edge), s in zip(flat, trace.steps):
+        assert node_id == ids[s.node] and edge["parent"] == ids[s.parent]
+        assert edge["local"] == s.local_grad and edge["upstream"] == s.upstream
+        assert edge["contribution"] == s.contribution and edge["parent_grad"] == s.parent_grad
+    grads = engine_grads(root)
+    assert {i: u["grad"] for i, u in bundle["units"].items()} == {
+        ids[n]: g for n, g in grads.items()
+    }
+    assert bundle["forward"] == [ids[n] for n in order if not n.is_leaf]
+
+
+def test_explore_leaves_the_callers_grads_alone_and_writes_one_offline_file(tmp_path):
+    root = neuron_graph()
+    order = topological_order(root)
+    for i, node in enumerate(order):
+        node.grad = float(i)
+    path = explore(root, tmp_path / "page.html")
+    assert [node.grad for node in order] == [float(i) for i in range(len(order))]
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    # Nothing is fetched: no external script, style, image or link.
+    assert not re.search(r"<(script|link|img|iframe)[^>]*\b(src|href)=", text)
+    assert "@import" not in text and "url(" not in text
+
+
+def test_without_a_path_explore_returns_a_page_for_jupyter(tmp_path):
+    page = explore(neuron_graph())
+    assert isinstance(page, Explorer)
+    shown = page._repr_html_()
+    assert shown.startswith("<iframe srcdoc=")
+    assert html.unescape(re.search(r'srcdoc="([^"]*)"', shown).group(1)) == page.html
+    assert page.save(tmp_path / "x.html").read_text(encoding="utf-8") == page.html
+
+
+def test_bad_arguments_say_what_was_expected(tmp_path):
+    with pytest.raises(TypeError, match="needs a Value"):
+        explore(1.5)
+    with pytest.raises(ValueError, match="max_nodes must be a positive int"):
+        explore(neuron_graph(), max_nodes=0)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        explore(neuron_graph(), tmp_path / "missing" / "page.html")
+
+
+def test_over_the_guard_the_page_is_summarised_by_module_and_says_so():
+    bundle = explorer_bundle(mlp_graph())
+    assert bundle["mode"] == "summary" and "max_nodes=400" in bundle["note"]
+    names = sorted(u["name"] for u in bundle["units"].values())
+    assert len(names) == 16 + 16 + 1 + 2 and "neuron 1.15" in names and "x[0]" in names
+    json.dumps(bundle, allow_nan=False)  # the page's JSON has no NaN
+
+
+# ---------------------------------------------------------------------------
+# The browser.
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    d = chromium_driver(tmp_path_factory.mktemp("chromium"))
+    yield d
+    d.quit()
+
+
+def open_page(driver, path: Path) -> None:
+    driver.get(path.resolve().as_uri())
+    assert driver.execute_script("return document.readyState") == "complete"
+    console_errors(driver)  # start each page with an empty log
+
+
+def counter(driver) -> tuple[int, int]:
+    c = driver.find_element("id", "ag-counter")
+    return int(c.get_attribute("data-step")), int(c.get_attribute("data-steps"))
+
+
+def press(driver, key: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).send_keys(key).perform()
+
+
+def shown_grads(driver) -> dict[str, str | None]:
+    return driver.execute_script(
+        "var out = {}; document.querySelectorAll('#ag-graph g.node[data-node-id]')"
+        ".forEach(function (g) { out[g.getAttribute('data-node-id')] = "
+        "g.getAttribute('data-grad'); }); return out;"
+    )
+
+
+def screenshot(driver, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / name
+    assert driver.save_screenshot(str(target))
+    print(f"screenshot: {target}")
+
+
+def test_stepping_to_the_end_shows_every_gradient_the_engine_computes(driver, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    root = neuron_graph()
+    path = explore(root, tmp_path / "neuron.html")
+    order = topological_order(root)
+    ids = {node: f"v{i}" for i, node in enumerate(order)}
+    trace = backward_trace(root)
+    runs: list[list] = []  # the engine's steps grouped by node, as the page steps them
+    for s in trace.steps:
+        if runs and runs[-1][0].node is s.node:
+            runs[-1].append(s)
+        else:
+            runs.append([s])
+    open_page(driver, path)
+    assert driver.execute_script("return performance.getEntriesByType('resource').length") == 0
+
+    pos, total = counter(driver)
+    n_forward = sum(1 for n in order if not n.is_leaf)
+    assert pos == 0 and total == 1 + n_forward + 1 + len(runs)
+    assert set(shown_grads(driver).values()) == {None}  # no gradient is known before backward
+
+    press(driver, Keys.ARROW_RIGHT)  # the leaves
+    data = {
+        g.get_attribute("data-node-id"): g.text
+        for g in driver.find_elements("css selector", "#ag-graph g.node[data-node-id]")
+    }
+    for node in order:
+        assert ("data ?" in data[ids[node]]) == (not node.is_leaf)
+    for _ in range(n_forward + 1):  # the forward pass, then the seed d out/d out = 1
+        press(driver, Keys.ARROW_RIGHT)
+    assert shown_grads(driver)[ids[root]] == "1"
+
+    # Each backward step: the node's gradient is complete, and each parent's
+    # gradient has grown by exactly the contributions the engine added so far.
+    for run in runs:
+        press(driver, Keys.ARROW_RIGHT)
+        grads = shown_grads(driver)
+        assert float(grads[ids[run[0].node]]) == trace.grads[run[0].node]
+        for s in run:
+            latest = [t for t in run if t.parent is s.parent][-1]
+            assert float(grads[ids[s.parent]]) == latest.parent_grad
+        panel = driver.find_element("id", "ag-step").text
+        assert "contribution" in panel
+    assert counter(driver) == (total, total)
+
+    want = engine_grads(root)
+    got = shown_grads(driver)
+    assert {ids[n]: float(got[ids[n]]) for n in order} == {ids[n]: g for n, g in want.items()}
+    # The drawing's text agrees with the attribute (4 significant digits).
+    x1 = next(n for n in order if n.label == "x1")
+    g = driver.find_element("css selector", f'#ag-graph g.node[data-node-id="{ids[x1]}"]')
+    assert f"grad {format(want[x1], '.4g')}" in g.text
+    assert not console_errors(driver)
+
+
+def test_clicking_a_leaf_lists_its_paths_and_they_sum_to_its_gradient(driver, tmp_path):
+    root = neuron_graph()
+    path = explore(root, tmp_path / "neuron.html")
+    order = topological_order(root)
+    ids = {node: f"v{i}" for i, node in enumerate(order)}
+    open_page(driver, path)
+    driver.find_element("id", "ag-end").click()
+    x1 = next(n for n in order if n.label == "x1")
+    driver.find_element("css selector", f'#ag-graph g.node[data-node-id="{ids[x1]}"]').click()
+
+    items = driver.find_elements("css selector", "#ag-details li.ag-path-item")
+    expected = explain_paths(root, x1)
+    assert len(items) == expected.n_paths > 1
+    products = [float(li.get_attribute("data-product")) for li in items]
+    grad = engine_grads(root)[x1]
+    assert math.fsum(products) == pytest.approx(grad, rel=1e-12, abs=1e-15)
+    assert sorted(products) == sorted(p.product for p in expected.paths)
+    details = driver.find_element("id", "ag-details").text
+    assert "chain rule" in details and " × " in details
+    # The paths are highlighted in the graph: the leaf, the output and the edges between.
+    marked = driver.find_elements("css selector", "#ag-graph .ag-path")
+    marked_ids = {m.get_attribute("data-node-id") for m in marked}
+    assert {ids[x1], ids[root]} <= marked_ids
+    assert any("edge" in (m.get_attribute("class") or "") for m in marked)
+
+    # Back, reset and the buttons step as the keys do.
+    end = counter(driver)[1]
+    driver.find_element("id", "ag-back").click()
+    assert counter(driver)[0] == end - 1
+    driver.find_element("id", "ag-reset").click()
+    assert counter(driver)[0] == 0
+    driver.find_element("id", "ag-next").click()
+    assert counter(driver)[0] == 1
+    assert not console_errors(driver)
+    driver.find_element("id", "ag-end").click()
+    screenshot(driver, "explorer.png")
+
+
+def test_a_graph_over_the_guard_is_shown_summarised(driver, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    root = mlp_graph()
+    path = explore(root, tmp_path / "mlp.html")
+    open_page(driver, path)
+    note = driver.find_element("id", "ag-note")
+    assert note.is_displayed() and "Summarised view" in note.text
+    press(driver, Keys.END)
+    pos, total = counter(driver)
+    assert pos == total > 0
+    want = engine_grads(root)
+    inputs = {n.label: g for n, g in want.items() if n.label in ("x[0]", "x[1]")}
+    boxes = driver.find_elements("css selector", "#ag-graph g.node[data-node-id]")
+    assert len(boxes) == 35
+    shown = {b.text.split()[0]: b.get_attribute("data-grad") for b in boxes}
+    assert {k: float(shown[k]) for k in inputs} == inputs
+    assert not console_errors(driver)
+
+
+# ---------------------------------------------------------------------------
+# python -m nn train --html
+
+
+def test_train_html_writes_a_page_with_curves_boundaries_and_a_step_slider(driver, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nn",
+            "train",
+            "--html",
+            "--steps",
+            "8",
+            "--no-progress",
+            "--out",
+            "run",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    page = tmp_path / "run" / "explorer.html"
+    assert str(page) in result.stdout or "explorer.html" in result.stdout
+    assert page.stat().st_size < 3_000_000
+
+    open_page(driver, page)
+    charts = driver.find_elements("css selector", "figure.ag-chart")
+    assert {c.get_attribute("data-series"): c.get_attribute("data-points") for c in charts} == {
+        "loss": "8",
+        "accuracy": "8",
+    }
+    snaps = driver.find_elements("css selector", "figure.ag-snap")
+    assert [s.text for s in snaps] == ["step 0", "step 2", "step 4", "step 6", "step 8"]
+    slider = driver.find_element("id", "ag-bundle")
+    assert slider.get_attribute("max") == "4"
+    label = driver.find_element("id", "ag-bundle-label")
+    assert label.text == "8"
+
+    # The last snapshot is the trained model: its first example's input gradients
+    # are the engine's, for the weights the run saved.
+    model = MLP(2, [16, 16, 1], seed=0)
+    model.load(tmp_path / "run" / "weights.json")
+    X, _ = DATASETS["moons"].make(n=100, seed=0, signed=True)
+
+    def input_grads() -> dict[str, float]:
+        out = model(list(X[0]))
+        return {n.label: g for n, g in engine_grads(out).items() if n.label.startswith("x[")}
+
+    def shown_inputs() -> dict[str, float]:
+        press(driver, Keys.END)
+        boxes = driver.find_elements("css selector", "#ag-graph g.node[data-node-id]")
+        by_name = {b.text.split()[0]: b.get_attribute("data-grad") for b in boxes}
+        return {k: float(by_name[k]) for k in ("x[0]", "x[1]")}
+
+    final = input_grads()
+    assert shown_inputs() == final
+    slider.send_keys(Keys.HOME)  # the slider to step 0: the untrained model
+    assert label.text == "0"
+    current = driver.find_elements("css selector", "figure.ag-snap.ag-current-snap")
+    assert [c.text for c in current] == ["step 0"]
+    model_0 = MLP(2, [16, 16, 1], seed=0)
+    out = model_0(list(X[0]))
+    untrained = {n.label: g for n, g in engine_grads(out).items() if n.label.startswith("x[")}
+    driver.execute_script("document.activeElement.blur()")
+    assert shown_inputs() == untrained != final
+    assert not console_errors(driver)
+    screenshot(driver, "training_explorer.png")
+
+
+def test_the_jupyter_display_runs_inside_its_iframe(driver, tmp_path):
+    # What a notebook shows: `_repr_html_` inside a host page (here a plain one).
+    from selenium.webdriver.common.by import By
+
+    root = neuron_graph()
+    host = tmp_path / "notebook.html"
+    host.write_text(
+        "<!DOCTYPE html><html><body><p>a notebook cell</p>"
+        + explore(root)._repr_html_()
+        + "</body></html>",
+        encoding="utf-8",
+    )
+    open_page(driver, host)
+    driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
+    try:
+        driver.find_element("id", "ag-end").click()
+        pos, total = counter(driver)
+        assert pos == total > 0
+        want = engine_grads(root)
+        got = shown_grads(driver)
+        assert sorted(float(g) for g in got.values()) == sorted(want.values())
+    finally:
+        driver.switch_to.default_content()
+    assert not console_errors(driver)
+
+
+def test_labels_are_shown_as_text_never_run_as_markup(driver, tmp_path):
+    a = Value(1.5, label='</script><img src=x onerror="alert(1)">&amp;')
+    out = (a * a).exp()
+    out.label = "<b>out</b>"
+    path = explore(out, tmp_path / "labels.html")
+    assert repr(explore(out)).startswith("<Explorer: a ")
+    open_page(driver, path)
+    driver.find_element("id", "ag-end").click()
+    driver.find_element("css selector", '#ag-graph g.node[data-node-id="v0"]').click()
+    details = driver.find_element("id", "ag-details").text
+    assert details.startswith(a.label)
+    assert not driver.find_elements("css selector", "#ag-explorer img, #ag-step b b")
+    assert float(shown_grads(driver)["v0"]) == engine_grads(out)[a]
+    assert not console_errors(driver)

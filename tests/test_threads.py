@@ -1,0 +1,110 @@
+"""What the engine promises to threads: no_grad, observers, retraces and backward."""
+
+import threading
+
+from autograd_core import Value, compile_function, no_grad
+from autograd_core.engine import is_grad_enabled
+
+ROUNDS = 300
+
+
+def run_together(*targets):
+    errors = []
+    barrier = threading.Barrier(len(targets))
+
+    def wrap(target):
+        def run():
+            barrier.wait()
+            try:
+                target()
+            except BaseException as e:  # reported to the test below
+                errors.append(e)
+
+        return run
+
+    threads = [threading.Thread(target=wrap(t)) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_one_no_grad_instance_shared_by_two_threads_restores_each_threads_mode():
+    shared = no_grad()  # as a module-level NO_GRAD = no_grad() would be
+
+    def recording():
+        for _ in range(ROUNDS * 10):
+            with shared:
+                assert not is_grad_enabled()
+            assert is_grad_enabled()  # back to this thread's own mode
+        x = Value(1.0)
+        assert (x * x).parents  # this thread still builds graphs
+
+    def evaluating():
+        with no_grad():  # this thread's outer mode is off: what it restores is off
+            for _ in range(ROUNDS * 10):
+                with shared:
+                    pass
+                assert not is_grad_enabled()
+
+    run_together(recording, evaluating)
+    assert is_grad_enabled()
+
+
+def test_a_retrace_at_explicit_params_never_writes_into_the_shared_weights():
+    w = Value(1.0, label="w")
+
+    def f(x):
+        y = x * w
+        return y if y > 0 else -y  # a branch: each sign of w needs its own trace
+
+    cf = compile_function(f, [1.0], [w], retrace=True, max_traces=1)
+
+    def retracer():
+        for k in range(ROUNDS):
+            p = -2.0 if k % 2 else 3.0  # the guard flips every call: a retrace each time
+            value, (gx,), (gw,) = cf([1.0], [p])
+            assert value == abs(p) and gw == (1.0 if p > 0 else -1.0)
+
+    def writer():
+        for k in range(ROUNDS * 10):
+            w.data = float(k)
+            for _ in range(20):
+                assert w.data == float(k)  # nobody else writes here
+
+    run_together(retracer, writer)
+    assert cf.n_traces > ROUNDS // 2
+
+
+def test_tracing_in_one_thread_leaves_another_threads_comparisons_alone():
+    stop = threading.Event()
+    w = Value(2.0)
+
+    def tracer():
+        try:
+            for _ in range(50):
+                compile_function(lambda x: (x * w).tanh(), [0.5], [w])
+        finally:
+            stop.set()
+
+    def comparer():
+        while not stop.is_set():
+            assert (w > 1.0) is True and bool(w) is True
+
+    run_together(tracer, comparer)
+
+
+def test_two_threads_backward_through_their_own_graphs_over_shared_leaves():
+    # The documented, supported case: each thread its own forward pass; only
+    # leaves are shared, and each thread's gradients land on its own leaves.
+    shared = Value(0.5)
+
+    def worker():
+        for _ in range(ROUNDS):
+            x = Value(2.0)
+            y = (x * shared).tanh() * x
+            y.backward()
+            assert x.grad != 0.0
+
+    run_together(worker, worker)
