@@ -395,3 +395,17 @@ def test_cli_batched_gives_the_engines_losses(tmp_path, capsys):
     engine, batched = (float(line.split()[2]) for line in lines)
     assert math.isclose(engine, batched, rel_tol=1e-12)
     assert lines[0].split("accuracy")[1].split()[0] == lines[1].split("accuracy")[1].split()[0]
+
+
+def test_terms_of_the_parameters_only_inside_the_per_example_loss():
+    model = MLP(2, [3, 1], seed=4)
+    params = model.parameters()
+
+    def per_example(x, y):  # an L2 term in every example's loss, and a weight used twice
+        return (model(x) - y) ** 2 + 1e-3 * sum(p * p for p in params) + params[0] * x[1]
+
+    X, Y = [[0.5, -1.0], [2.0, 0.25], [-0.3, 0.9]], [1.0, -1.0, 0.5]
+    step = compile_batched(per_example, params, (X[0], Y[0]))
+    assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))
+    only_params = compile_batched(lambda x, y: params[0] * params[1], params, (X[0], Y[0]))
+    assert_agree(only_params(X, Y), engine_mean(lambda x, y: params[0] * params[1], params, X, Y))
