@@ -496,12 +496,15 @@ class BatchedStep:
 
     # -- the replay --------------------------------------------------------------
 
-    def run(self, X: Any, Y: Any, *, backward: bool = True) -> tuple[float, list[float], Any]:
+    def run(
+        self, X: Any, Y: Any, *, backward: bool = True, param_data: Any = None
+    ) -> tuple[float, list[float], Any]:
         """Mean loss over the batch, its gradient for each param, and the extra outputs [B, k].
 
         The gradients are those of the mean loss (the engine's
         `(sum(losses) * (1/B)).backward()`); with `backward=False` they are
-        not computed (an empty list).
+        not computed (an empty list). `param_data`, if given, is the params'
+        numbers as a float64 array (a caller that has read them already).
         """
         np = _np
         X = self._array(X, "X", 2, self.n_inputs)
@@ -515,7 +518,10 @@ class BatchedStep:
                 f"batched step: X and Y must have one row per example, got {B} and {Y.shape[0]}"
             )
         params = self.params
-        pdata = np.array([p.data for p in params], dtype=np.float64)
+        if param_data is None:
+            pdata = np.array([p._data for p in params], dtype=np.float64)
+        else:
+            pdata = param_data
         vals: list[Any] = [None] * self.n_slots
         mats: list[Any] = [None] * (self.n_groups + 1)
         mats[0] = X

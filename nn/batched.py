@@ -181,18 +181,23 @@ class BatchedTrainer:
         return aux[:, 0].tolist()
 
     def __call__(self, X: Sequence[Any], y: Sequence[Any]) -> tuple[float, list]:
+        import numpy as np
+
         self.optimizer.zero_grad()
-        mean, grads, aux = self.step.run(*self._arrays(X, y))
+        params = self.params
+        data = np.array([p.data for p in params], dtype=np.float64)
+        mean, grads, aux = self.step.run(*self._arrays(X, y), param_data=data)
+        g = np.array(grads)
         if self.scale_by_batch:
             n = len(X)
-            mean, grads = mean * n, [g * n for g in grads]
+            mean, g = mean * n, g * n
         l2 = self.l2
         if l2:
-            mean = mean + l2 * math.fsum(p.data * p.data for p in self.params)
-        for p, g in zip(self.params, grads):
-            p.grad += g
-            if l2:
-                p.grad += l2 * p.data + l2 * p.data  # d/dp of l2 * p*p, as the engine adds it
+            mean = mean + l2 * float(data @ data)
+            g += l2 * data  # d/dp of l2 * p*p = l2*p + l2*p, added as the engine adds them
+            g += l2 * data
+        for p, gi in zip(params, g.tolist()):
+            p.grad += gi
         self.optimizer.step()
         return mean, self._predictions(aux)
 
@@ -204,7 +209,7 @@ class BatchedTrainer:
         if self.scale_by_batch:
             mean *= len(X)
         if self.l2:
-            mean += self.l2 * math.fsum(p.data * p.data for p in self.params)
+            mean += self.l2 * sum(p.data * p.data for p in self.params)
         acc = accuracy(self.name, self._predictions(aux), list(y)) if self.name else None
         return mean, acc
 
