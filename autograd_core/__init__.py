@@ -5,11 +5,13 @@ graphs they build: `draw` (Graphviz, SVG), `graph` (statistics), `gradcheck`
 (finite differences), `anomaly` (where a NaN came from), `explain` (the
 chain rule written out, path by path); `functional` turns functions of floats
 into their gradients and Hessians; `compiled` records a graph once and replays
-it as generated float code.
+it as generated float code; `batched` traces one example and replays it over
+a batch with NumPy arrays (NumPy imported only then).
 """
 
 from autograd_core._version import __version__
 from autograd_core.anomaly import AnomalyError, detect_anomaly
+from autograd_core.batched import BatchedStep, compile_batched
 from autograd_core.compiled import (
     CompiledFunction,
     TracingError,
@@ -49,6 +51,7 @@ __all__ = [
     "FLOAT",
     "VALUE",
     "AnomalyError",
+    "BatchedStep",
     "GradcheckError",
     "GraphStats",
     "GraphvizNotFound",
@@ -58,6 +61,7 @@ __all__ = [
     "CompiledFunction",
     "TracingError",
     "TracingWarning",
+    "compile_batched",
     "compile_function",
     "compile_loss",
     "PathExplanation",

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from nn import cli_checks, explorer_page, plots
-from nn.data import DATASETS
+from nn.data import DATASETS, train_test_split
 from nn.layers import ACTIVATIONS, INITS, MLP
 from nn.losses import LOSSES
 from nn.train import History, train
@@ -219,10 +219,10 @@ def _train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument(
         "--layers",
         type=_layers,
-        default=[16, 16, 1],
+        default=None,
         metavar="SIZES",
         help="neurons per layer, comma-separated, the last being the output layer "
-        "(default 16,16,1; softmax-ce needs 2 outputs)",
+        "(default 16,16,1, or 32,10 for digits; softmax-ce needs one output per class)",
     )
     t.add_argument(
         "--activation", default="relu", choices=ACTIVATIONS, help="activation of the hidden layers"
@@ -243,7 +243,8 @@ def _train_options(t: argparse.ArgumentParser) -> None:
         "--loss",
         default="auto",
         choices=("auto", *LOSSES),
-        help="loss; auto: hinge for classification, mse for regression (sleep-study)",
+        help="loss; auto: hinge for two classes, softmax-ce for digits, mse for regression "
+        "(sleep-study)",
     )
     t.add_argument(
         "--l2",
@@ -281,6 +282,13 @@ def _train_options(t: argparse.ArgumentParser) -> None:
         help="seed of the data, the initial weights and the batches",
     )
     t.add_argument(
+        "--test-fraction",
+        type=_number(0.0, True),
+        default=None,
+        help="fraction of the data held out (seeded by --seed) to report test accuracy "
+        "(default 0.2 for digits, 0 for the toy sets, which micrograd trains on whole)",
+    )
+    t.add_argument(
         "--out",
         default="out",
         metavar="DIR",
@@ -297,6 +305,12 @@ def _train_options(t: argparse.ArgumentParser) -> None:
         action="store_true",
         help="trace the full-batch loss once and replay it as float code each step: the "
         "same losses, several times faster (full batch only; not with softmax-ce)",
+    )
+    t.add_argument(
+        "--batched",
+        action="store_true",
+        help="trace one example's loss and replay it over each batch with NumPy arrays "
+        "(needs numpy; mini-batches and every loss work)",
     )
     t.add_argument(
         "--html",
@@ -324,7 +338,20 @@ def _check(args: argparse.Namespace) -> None:
     """Checks that need several options together; raise UsageError."""
     dataset = DATASETS[args.data]
     if args.loss == "auto":
-        args.loss = "mse" if dataset.is_regression else "hinge"
+        args.loss = (
+            "mse" if dataset.is_regression else ("hinge" if dataset.classes == 2 else "softmax-ce")
+        )
+    if args.layers is None:
+        args.layers = [16, 16, 1] if dataset.classes == 2 else [32, dataset.classes]
+    if dataset.classes > 2 and args.loss != "softmax-ce":
+        raise UsageError(
+            f"{args.data} has {dataset.classes} classes: use --loss softmax-ce "
+            f"(with {dataset.classes} outputs)"
+        )
+    if args.test_fraction is None:
+        args.test_fraction = 0.2 if args.data == "digits" else 0.0
+    if not args.test_fraction < 1:
+        raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction:g}")
     if dataset.is_regression and args.loss in CLASSIFICATION_LOSSES:
         raise UsageError(
             f"--loss {args.loss} needs classes, but {args.data} is a regression data set; "
@@ -333,7 +360,7 @@ def _check(args: argparse.Namespace) -> None:
     if not dataset.sized and (args.n is not None or args.noise is not None):
         sized = ", ".join(d.name for d in DATASETS.values() if d.sized)
         raise UsageError(f"--n and --noise apply to {sized}, not {args.data}")
-    outputs = 2 if args.loss == "softmax-ce" else 1
+    outputs = dataset.classes if args.loss == "softmax-ce" else 1
     if args.layers[-1] != outputs:
         raise UsageError(
             f"--loss {args.loss} needs {outputs} output neuron(s), but --layers ends with "
@@ -349,6 +376,8 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError(
             "--loss bce needs probabilities: use --output-activation sigmoid (or bce-logits)"
         )
+    if args.compiled and args.batched:
+        raise UsageError("give --compiled or --batched, not both")
     if args.compiled and args.batch_size is not None:
         raise UsageError("--compiled trains on the full batch: drop --batch-size or --compiled")
     if args.compiled and args.loss == "softmax-ce":
@@ -405,6 +434,10 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         folder, ["weights.json", "loss.png", "decision_boundary.png", "network.svg"]
     )
     X, y = _load_data(args)
+    test = None
+    if args.test_fraction:
+        X, y, X_test, y_test = train_test_split(X, y, args.test_fraction, seed=args.seed)
+        test = (X_test, y_test)
     model = MLP(
         len(X[0]),
         args.layers,
@@ -420,8 +453,10 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
     else:
         lr, lr_text = args.lr, f"{args.lr:g}"
     l2_text = f" + {args.l2:g} * L2" if args.l2 else ""
+    held_out = f", {len(test[0])} held out for testing" if test else ""
     print(
-        f"data {args.data} ({len(X)} points) | {model!r}, {len(model.parameters())} parameters | "
+        f"data {args.data} ({len(X)} points{held_out}) | {model!r}, "
+        f"{len(model.parameters())} parameters | "
         f"loss {args.loss}{l2_text} | lr {lr_text} | {steps} steps",
         file=out,
     )
@@ -443,6 +478,8 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         tol=args.tol,
         progress=False if args.no_progress else None,
         compiled=args.compiled,
+        batched=args.batched,
+        test=test,
         callback=recorder,
     )
     seconds = time.perf_counter() - started
@@ -451,6 +488,8 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         if history.final_accuracy is None
         else f"{100 * history.final_accuracy:.1f}%"
     )
+    if history.final_test_accuracy is not None:
+        acc += f"  test accuracy {100 * history.final_test_accuracy:.1f}%"
     early = " (stopped early: loss changed less than --tol)" if history.stopped_early else ""
     print(
         f"final loss {history.final_loss:.6g}  accuracy {acc}  after {history.steps} steps "

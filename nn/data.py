@@ -2,16 +2,19 @@
 
 Each function returns `(X, y)`: X a list of input rows (lists of floats), y
 a list of targets. Binary classification sets label their classes 0 and 1,
-or -1 and +1 with `signed=True` (what the hinge loss wants). `DATASETS`
-names them for the command line.
+or -1 and +1 with `signed=True` (what the hinge loss wants). `digits` is the
+one real data set: scikit-learn's bundled 8x8 handwritten digits (read from
+the installed package, not downloaded). `DATASETS` names them for the command
+line; `train_test_split` holds out a seeded test set.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from nn.layers import make_rng
 
@@ -20,11 +23,13 @@ __all__ = [
     "Dataset",
     "and_",
     "circles",
+    "digits",
     "moons",
     "not_",
     "or_",
     "sleep_study",
     "spirals",
+    "train_test_split",
     "xor",
 ]
 
@@ -174,6 +179,58 @@ def sleep_study(normalize: bool = True) -> tuple[list[list[float]], list[float]]
     return X, y
 
 
+# ---------------------------------------------------------------------------
+# A real data set.
+
+
+def digits(signed: bool = False) -> tuple[list[list[float]], list[int]]:
+    """The 8x8 handwritten digits scikit-learn ships: 1,797 images, labels 0..9.
+
+    Each row is the 64 pixel intensities (0..16) divided by 16, so features
+    lie in [0, 1]. `signed` is accepted for a uniform interface and ignored:
+    ten classes have no -1/+1 form. Needs scikit-learn, which reads the
+    images from a file inside its package (no network).
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ImportError(
+            "the digits data set needs scikit-learn: pip install 'autograd-core[digits]'"
+        ) from None
+    bunch = load_digits()
+    X = [[float(v) / 16.0 for v in row] for row in bunch.data.tolist()]
+    return X, [int(t) for t in bunch.target.tolist()]
+
+
+def train_test_split(
+    X: Sequence[Any], y: Sequence[Any], test_fraction: float, seed: int | random.Random | None = 0
+) -> tuple[list, list, list, list]:
+    """Shuffle the examples with `seed` and hold out round(test_fraction * n) of them.
+
+    Returns `(X_train, y_train, X_test, y_test)`; both parts keep at least
+    one example, or it is a ValueError.
+    """
+    if (
+        isinstance(test_fraction, bool)
+        or not isinstance(test_fraction, (int, float))
+        or not 0 < test_fraction < 1
+    ):
+        raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
+    n = len(X)
+    n_test = round(test_fraction * n)
+    if not 0 < n_test < n:
+        raise ValueError(
+            f"a test fraction of {test_fraction:g} of {n} examples leaves "
+            f"{n_test} for testing and {n - n_test} for training; both need at least one"
+        )
+    order = list(range(n))
+    make_rng(seed).shuffle(order)
+    test, train = order[:n_test], order[n_test:]
+    return [X[i] for i in train], [y[i] for i in train], [X[i] for i in test], [y[i] for i in test]
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A named data set: how to make it and what kind of problem it is."""
@@ -183,6 +240,7 @@ class Dataset:
     task: str  # "classification" (labels 0/1 or -1/+1) or "regression"
     nin: int
     sized: bool  # takes n, noise and seed
+    classes: int = 2  # for classification: how many (softmax-ce needs this many outputs)
 
     @property
     def is_regression(self) -> bool:
@@ -201,5 +259,6 @@ DATASETS: dict[str, Dataset] = {
         Dataset("circles", circles, "classification", 2, True),
         Dataset("spirals", spirals, "classification", 2, True),
         Dataset("sleep-study", sleep_study, "regression", 2, False),
+        Dataset("digits", digits, "classification", 64, False, classes=10),
     )
 }

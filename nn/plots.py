@@ -37,7 +37,7 @@ def _save_png(fig: Any, path: str | os.PathLike) -> Path:
 
 
 def loss_curve(history: History, path: str | os.PathLike, title: str = "training") -> Path:
-    """Loss (and accuracy, when known) against the step, as a PNG."""
+    """Loss (and accuracy, with held-out test accuracy when recorded) against the step, as a PNG."""
     fig = _figure("loss_curve()")
     ax = fig.add_subplot(1, 1, 1)
     steps = range(len(history.loss))
@@ -50,6 +50,16 @@ def loss_curve(history: History, path: str | os.PathLike, title: str = "training
     if history.accuracy and all(a is not None for a in history.accuracy):
         ax2 = ax.twinx()
         ax2.plot(steps, [100 * a for a in history.accuracy], color="tab:orange", label="accuracy")
+        tests = history.test_accuracy
+        if tests and len(tests) == len(history.loss) and all(a is not None for a in tests):
+            ax2.plot(
+                steps,
+                [100 * a for a in tests],
+                color="tab:green",
+                linestyle="--",
+                label="test accuracy",
+            )
+            ax2.legend(loc="lower right", fontsize="small")
         ax2.set_ylabel("accuracy (%)", color="tab:orange")
         ax2.set_ylim(0, 105)
     fig.tight_layout()

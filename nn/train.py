@@ -42,6 +42,11 @@ class History:
     final_loss: float = math.nan
     final_accuracy: float | None = None
     stopped_early: bool = False
+    # With held-out data (`train(..., test=(X, y))`): its accuracy at every
+    # step, at the same parameters as `accuracy[k]`, and after the last update.
+    test_accuracy: list[float | None] = field(default_factory=list)
+    final_test_loss: float | None = None
+    final_test_accuracy: float | None = None
 
     @property
     def steps(self) -> int:
@@ -57,6 +62,15 @@ def _score(p: Any) -> float:
     return p.data if isinstance(p, Value) else float(p)
 
 
+def _argmax(p: Sequence[Any]) -> int:
+    """Index of the first largest score (plain floats, as batched training gives, the fast way)."""
+    if all(v.__class__ is float for v in p):
+        top = max(p)
+        if top == top:  # not NaN
+            return p.index(top)
+    return max(range(len(p)), key=lambda j: _score(p[j]))
+
+
 def accuracy(loss: str, predictions: Sequence[Any], targets: Sequence[Any]) -> float | None:
     """Fraction of examples classified right, read the way `loss` reads its predictions.
 
@@ -68,10 +82,7 @@ def accuracy(loss: str, predictions: Sequence[Any], targets: Sequence[Any]) -> f
     if loss != "softmax-ce" and any(isinstance(p, (list, tuple)) for p in predictions):
         return None  # several outputs, read as one class by softmax-ce only
     if loss == "softmax-ce":
-        right = [
-            max(range(len(p)), key=lambda j, p=p: _score(p[j])) == t
-            for p, t in zip(predictions, targets)
-        ]
+        right = [_argmax(p) == t for p, t in zip(predictions, targets)]
     elif loss in ("hinge", "bce-logits"):
         right = [(_score(p) > 0) == (t > 0) for p, t in zip(predictions, targets)]
     elif loss == "bce" or (
@@ -309,6 +320,8 @@ def train(
     progress: bool | None = None,
     callback: Callable[[int, History], bool | None] | None = None,
     compiled: bool = False,
+    batched: bool = False,
+    test: tuple[Sequence[Sequence[float]], Sequence[Any]] | None = None,
 ) -> History:
     """Train `model` on X, y with gradient descent and return the `History`.
 
@@ -325,6 +338,11 @@ def train(
     code every step (`autograd_core.compiled`): the same losses bit for bit,
     many times faster. Full batch only; a loss that compares Values
     (softmax-ce takes the max logit) raises `TracingError`.
+    `batched=True` traces ONE example's loss and replays it over each
+    (mini-)batch with NumPy arrays (`autograd_core.compile_batched`): the
+    engine's losses and gradients to 1e-12, mini-batches allowed, every
+    built-in loss (the l2 term is added once per step, outside the mean).
+    `test=(X_test, y_test)` records held-out accuracy in the history.
     """
     X, y = _check_data(X, y)
     loss_fn, loss_name = _loss_function(loss)
@@ -349,7 +367,16 @@ def train(
     if optimizer is None:
         optimizer = SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     rng = make_rng(seed)
+    if test is not None:
+        X_test, y_test = _check_data(*test)
     compiled_step = None
+    batched_step = None
+    if compiled and batched:
+        raise ValueError("give compiled or batched, not both")
+    if batched:
+        from nn.batched import BatchedTrainer
+
+        batched_step = BatchedTrainer(model, optimizer, loss_name or loss_fn, X, y, l2, params)
     if compiled:
         if batch_size is not None:
             raise ValueError(
@@ -372,8 +399,19 @@ def train(
                 idx, order = order[:batch_size], order[batch_size:]
                 Xb, yb = [X[i] for i in idx], [y[i] for i in idx]
 
+            if test is not None:  # before the update: the parameters of this step's forward
+                if batched_step is not None:
+                    test_acc = batched_step.accuracy(X_test, y_test)
+                elif loss_name:
+                    with no_grad():
+                        test_acc = accuracy(loss_name, [model(x) for x in X_test], y_test)
+                else:
+                    test_acc = None
+                history.test_accuracy.append(test_acc)
             try:
-                if compiled_step is not None:
+                if batched_step is not None:
+                    value, predictions = batched_step(Xb, yb)
+                elif compiled_step is not None:
                     value, predictions = compiled_step()
                 else:
                     value, predictions = train_step(model, optimizer, loss_fn, Xb, yb, l2, params)
@@ -400,7 +438,12 @@ def train(
         if bar is not None:
             bar.close()
 
-    history.final_loss, history.final_accuracy = evaluate(
-        model, X, y, loss_fn if loss_name is None else loss_name, l2, params
-    )
+    def final(X: list, y: list) -> tuple[float, float | None]:
+        if batched_step is not None:  # the same numbers, without a graph per example
+            return batched_step.evaluate(X, y)
+        return evaluate(model, X, y, loss_fn if loss_name is None else loss_name, l2, params)
+
+    history.final_loss, history.final_accuracy = final(X, y)
+    if test is not None:
+        history.final_test_loss, history.final_test_accuracy = final(X_test, y_test)
     return history

@@ -67,11 +67,13 @@ def test_registry_names_every_data_set():
         "circles",
         "spirals",
         "sleep-study",
+        "digits",
     }
     for name, d in DATASETS.items():
         X, _ = d.make()
         assert len(X[0]) == d.nin, name
     assert DATASETS["sleep-study"].is_regression and not DATASETS["moons"].is_regression
+    assert DATASETS["digits"].classes == 10 and DATASETS["moons"].classes == 2
 
 
 @pytest.mark.parametrize(

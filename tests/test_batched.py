@@ -1,0 +1,411 @@
+"""compile_batched against the engine, refusals, nn.train(batched=True), and the digits data."""
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+np = pytest.importorskip("numpy")
+
+from autograd_core import TracingError, Value, compile_batched, primitive  # noqa: E402
+from nn.batched import per_example_loss  # noqa: E402
+from nn.data import digits, moons, train_test_split  # noqa: E402
+from nn.layers import MLP  # noqa: E402
+from nn.train import train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@primitive("softplus")
+def softplus(m, x):
+    # log(1 + e^x) with exp of -|x| only; d/dx = sigmoid(x)
+    return m.log(1 + m.exp(-m.abs(x))) + m.relu(x), m.sigmoid(x)
+
+
+@primitive("smooth_mul", arity=2)
+def smooth_mul(m, a, b):
+    return a * m.tanh(b), m.tanh(b), a * (1 - m.tanh(b) * m.tanh(b))
+
+
+def engine_mean(per_example, params, X, Y):
+    """The reference: the engine's graph of the whole batch, mean of the losses, backward()."""
+    for p in params:
+        p.grad = 0.0
+    losses = []
+    for x, y in zip(X, Y):
+        t = [Value(v) for v in y] if isinstance(y, list) else Value(y)
+        out = per_example([Value(v) for v in x], t)
+        losses.append(out[0] if isinstance(out, tuple) else out)
+    mean = sum(losses) * (1.0 / len(losses))
+    mean.backward()
+    grads = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    return mean.data, grads
+
+
+def assert_agree(batched, engine):
+    """Mean loss to 1e-12 relative; each gradient to 1e-12 relative to the largest one."""
+    (loss_b, grads_b), (loss_e, grads_e) = batched, engine
+    assert math.isclose(loss_b, loss_e, rel_tol=1e-12, abs_tol=1e-300), (loss_b, loss_e)
+    scale = max([1e-300, *(abs(g) for g in grads_e)])
+    for i, (gb, ge) in enumerate(zip(grads_b, grads_e)):
+        assert abs(gb - ge) <= 1e-12 * max(abs(ge), scale), (i, gb, ge)
+
+
+finite = st.floats(-3, 3, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def problems(draw):
+    nin = draw(st.integers(1, 4))
+    hidden = draw(st.lists(st.integers(1, 5), min_size=0, max_size=2))
+    loss = draw(st.sampled_from(["hinge", "mse", "sse", "bce-logits", "softmax-ce", "bce"]))
+    nout = draw(st.integers(2, 4)) if loss == "softmax-ce" else 1
+    activation = draw(st.sampled_from(["relu", "tanh", "sigmoid"]))
+    out_act = "sigmoid" if loss == "bce" else "linear"
+    seed = draw(st.integers(0, 2**16))
+    model = MLP(nin, [*hidden, nout], activation=activation, output_activation=out_act, seed=seed)
+    b = draw(st.integers(1, 6))
+    X = [[draw(finite) for _ in range(nin)] for _ in range(b)]
+    if loss == "hinge":
+        Y = [draw(st.sampled_from([-1.0, 1.0])) for _ in range(b)]
+    elif loss in ("bce", "bce-logits"):
+        Y = [draw(st.floats(0, 1)) for _ in range(b)]
+    elif loss == "softmax-ce":
+        Y = []
+        for _ in range(b):
+            row = [0.0] * nout
+            row[draw(st.integers(0, nout - 1))] = 1.0
+            Y.append(row)
+    else:
+        Y = [draw(finite) for _ in range(b)]
+    return model, per_example_loss(loss), X, Y
+
+
+@given(problems())
+def test_batched_agrees_with_the_engine_on_random_models_losses_and_data(problem):
+    model, loss, X, Y = problem
+    params = model.parameters()
+
+    def per_example(x, y):
+        return loss(model(x), y)
+
+    step = compile_batched(per_example, params, (X[0], Y[0]))
+    assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))
+    # every mini-batch of size 1 too
+    for x, y in zip(X, Y):
+        assert_agree(step([x], [y]), engine_mean(per_example, params, [x], [y]))
+
+
+@given(
+    st.lists(st.tuples(finite, finite), min_size=1, max_size=8),
+    st.floats(0.1, 2.0),
+    st.floats(-2, 2),
+)
+def test_user_primitives_and_every_builtin_math_function(rows, e, c):
+    a, b, w = Value(0.7, "a"), Value(-0.4, "b"), Value(1.3, "w")
+    params = [a, b, w]
+
+    def per_example(x, y):
+        u = softplus(a * x[0] + b) + smooth_mul(w, x[1])
+        v = (abs(u) + 1.0) ** e + (u * u + 1.0).sqrt() + (u / (1.5 + u.tanh())).exp().log()
+        v = v + u.sin() * x[0].cos() - (x[1] - u).sigmoid() + (u + c).relu() + 2.0 ** (w * 0.5)
+        return (v - y) ** 2
+
+    X = [[p, q] for p, q in rows]
+    Y = [p - q for p, q in rows]
+    step = compile_batched(per_example, params, (X[0], Y[0]))
+    assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))
+
+
+def test_dense_layers_become_matrix_products_and_agree_with_the_plain_replay():
+    model = MLP(3, [6, 5, 2], seed=2)
+    params = model.parameters()
+    loss = per_example_loss("softmax-ce")
+
+    def per_example(x, y):
+        return loss(model(x), y)
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    Y = np.eye(2)[rng.integers(0, 2, 40)]
+    step = compile_batched(per_example, params, (X[0].tolist(), Y[0].tolist()))
+    assert step.dense_layers == 3
+    from autograd_core.batched import BatchedStep
+
+    plain = BatchedStep(per_example, params, (X[0].tolist(), Y[0].tolist()), dense=False)
+    assert plain.dense_layers == 0
+    assert_agree(step(X, Y), plain(X, Y))
+    assert_agree(step(X, Y), engine_mean(per_example, params, X.tolist(), Y.tolist()))
+
+
+def test_accumulate_adds_into_grad_like_backward():
+    model = MLP(2, [4, 1], seed=1)
+    params = model.parameters()
+
+    def per_example(x, y):
+        return (model(x) - y) ** 2
+
+    X, Y = [[0.5, -1.0], [2.0, 0.25]], [1.0, -1.0]
+    step = compile_batched(per_example, params, (X[0], Y[0]))
+    loss, grads = step(X, Y)
+    assert all(p.grad == 0.0 for p in params)
+    for p in params:
+        p.grad = 1.0
+    assert step.accumulate(np.array(X), np.array(Y)) == loss
+    assert [p.grad for p in params] == [1.0 + g for g in grads]
+
+
+def test_a_branch_on_data_is_refused_naming_the_line():
+    w = Value(0.5)
+
+    def per_example(x, y):
+        h = w * x[0]
+        if h > 0:  # the refused line
+            return h * y
+        return -h * y
+
+    with pytest.raises(TracingError, match=r"test_batched\.py:\d+") as info:
+        compile_batched(per_example, [w], ([1.0], 1.0))
+    assert "compared Values" in str(info.value)
+
+    def with_max(x, y):
+        return max(x[0] * w, x[1]) * y
+
+    with pytest.raises(TracingError, match="compared Values"):
+        compile_batched(with_max, [w], ([1.0, 2.0], 1.0))
+
+
+def test_a_primitive_whose_rule_branches_is_refused_at_compile_time():
+    @primitive("clip_if")
+    def clip_if(m, x):
+        if x > 1:  # fine on floats, ambiguous on arrays
+            return 1.0, 0.0
+        return x, 1.0
+
+    w = Value(2.0)
+    with pytest.raises(TracingError, match=r"primitive 'clip_if' branches .* numpy"):
+        compile_batched(lambda x, y: clip_if(w * x[0]) * y, [w], ([1.0], 1.0))
+
+
+def test_captured_leaf_not_in_params_is_refused():
+    w, hidden = Value(1.0), Value(2.0)
+    with pytest.raises(TracingError, match="not in params"):
+        compile_batched(lambda x, y: w * x[0] + hidden * y, [w], ([1.0], 1.0))
+
+
+def test_bad_batches_get_clear_errors():
+    w = Value(1.0)
+    step = compile_batched(lambda x, y: (w * x[0] + x[1] - y) ** 2, [w], ([1.0, 2.0], 0.0))
+    with pytest.raises(ValueError, match=r"rows must have 2 numbers"):
+        step([[1.0, 2.0, 3.0]], [1.0])
+    with pytest.raises(ValueError, match=r"shape \[B, n\]"):
+        step([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="one row per example"):
+        step([[1.0, 2.0]], [1.0, 2.0])
+    with pytest.raises(ValueError, match="at least one example"):
+        step(np.zeros((0, 2)), np.zeros(0))
+    with pytest.raises(ValueError, match="equal length"):
+        step([[1.0, 2.0], [1.0]], [1.0, 2.0])
+    with pytest.raises(TypeError, match="real numbers"):
+        step([["a", "b"]], [1.0])
+    with pytest.raises(TypeError, match="real numbers"):
+        step([[Value(1.0), 2.0]], [1.0])
+    with pytest.raises(TypeError, match="one \\(x, y\\) pair"):
+        compile_batched(lambda x, y: x[0], [w], [1.0])
+    with pytest.raises(TypeError, match="must be a Value"):
+        compile_batched(lambda x, y: x[0] * w, [1.0], ([1.0], 1.0))
+
+
+def test_ieee_results_follow_the_engine_conventions_without_warnings():
+    w = Value(1.0)
+    step = compile_batched(lambda x, y: (w * x[0]).exp() * y, [w], ([1.0], 1.0))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, (g,) = step([[1000.0], [1.0]], [1.0, 1.0])
+    assert loss == math.inf and g == math.inf
+
+
+def test_import_autograd_core_does_not_import_numpy():
+    code = "import sys, autograd_core, nn; print('numpy' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+# ---------------------------------------------------------------------------
+# nn.train(batched=True)
+
+
+@pytest.mark.parametrize(
+    "loss, layers, signed, out_act",
+    [
+        ("hinge", [8, 1], True, "linear"),
+        ("mse", [6, 1], False, "linear"),
+        ("sse", [6, 1], False, "linear"),
+        ("bce", [6, 1], False, "sigmoid"),
+        ("bce-logits", [6, 1], False, "linear"),
+        ("softmax-ce", [6, 2], False, "linear"),
+    ],
+)
+def test_train_batched_gives_the_engines_losses_with_mini_batches(loss, layers, signed, out_act):
+    X, y = moons(30, seed=3, signed=signed)
+    runs = []
+    for batched in (False, True):
+        model = MLP(2, layers, output_activation=out_act, seed=5)
+        history = train(
+            model, X, y, loss=loss, steps=12, lr=0.1, l2=1e-3, batch_size=7, batched=batched
+        )
+        runs.append((history, [p.data for p in model.parameters()]))
+    (engine, w_engine), (batched, w_batched) = runs
+    for a, b in zip(engine.loss, batched.loss):
+        assert math.isclose(a, b, rel_tol=1e-12)
+    assert engine.accuracy == batched.accuracy
+    assert math.isclose(engine.final_loss, batched.final_loss, rel_tol=1e-12)
+    for a, b in zip(w_engine, w_batched):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_train_batched_refuses_compiled_too_and_bad_targets():
+    X, y = moons(10, signed=True)
+    with pytest.raises(ValueError, match="not both"):
+        train(MLP(2, [1], seed=0), X, y, steps=1, compiled=True, batched=True)
+    with pytest.raises(ValueError, match="hinge targets must be -1 or \\+1"):
+        train(MLP(2, [1], seed=0), X, [2] * 10, steps=1, batched=True)
+
+
+# ---------------------------------------------------------------------------
+# The digits data set and the held-out split.
+
+
+def test_digits_are_sklearns_images_scaled_to_0_1():
+    X, y = digits()
+    assert len(X) == len(y) == 1797
+    assert all(len(row) == 64 for row in X)
+    assert min(min(r) for r in X) == 0.0 and max(max(r) for r in X) == 1.0
+    assert sorted(set(y)) == list(range(10))
+
+
+def test_digits_without_scikit_learn_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match=r"pip install 'autograd-core\[digits\]'"):
+        digits()
+
+
+def test_train_test_split_is_seeded_disjoint_and_complete():
+    X = [[float(i)] for i in range(50)]
+    y = list(range(50))
+    Xtr, ytr, Xte, yte = train_test_split(X, y, 0.2, seed=7)
+    assert len(Xte) == 10 and len(Xtr) == 40
+    assert sorted(ytr + yte) == y and [r[0] for r in Xte] == [float(t) for t in yte]
+    assert train_test_split(X, y, 0.2, seed=7) == (Xtr, ytr, Xte, yte)
+    assert train_test_split(X, y, 0.2, seed=8)[3] != yte
+    for bad in (0, 1, -0.1, 1.5, True):
+        with pytest.raises(ValueError, match="test_fraction"):
+            train_test_split(X, y, bad)
+    with pytest.raises(ValueError, match="both need at least one"):
+        train_test_split(X[:2], y[:2], 0.1)
+
+
+def test_digits_subset_trains_batched_and_reports_test_accuracy():
+    X, y = digits()
+    X, y = X[:400], y[:400]
+    Xtr, ytr, Xte, yte = train_test_split(X, y, 0.25, seed=0)
+    model = MLP(64, [16, 10], seed=0)
+    history = train(
+        model,
+        Xtr,
+        ytr,
+        loss="softmax-ce",
+        steps=60,
+        lr=0.5,
+        batch_size=50,
+        batched=True,
+        test=(Xte, yte),
+        seed=0,
+    )
+    assert len(history.test_accuracy) == history.steps == 60
+    assert history.final_accuracy > 0.9
+    assert history.final_test_accuracy > 0.8
+    # the batched final numbers are the engine's
+    from nn.train import evaluate
+
+    loss, acc = evaluate(model, Xte, yte, "softmax-ce")
+    assert acc == history.final_test_accuracy
+    assert math.isclose(loss, history.final_test_loss, rel_tol=1e-12)
+
+
+def test_cli_digits_batched_reports_test_accuracy(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = ["train", "--data", "digits", "--batched", "--steps", "3", "--batch-size", "100"]
+    result = subprocess.run(
+        [sys.executable, "-m", "nn", *args, "--out", "o", "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "digits (1438 points, 359 held out for testing)" in result.stdout
+    assert "MLP(64, [32, 10], 'relu')" in result.stdout
+    assert "loss softmax-ce" in result.stdout
+    assert "test accuracy" in result.stdout
+    assert (tmp_path / "o" / "loss.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_cli_refuses_two_class_losses_for_digits(tmp_path, capsys):
+    from nn.__main__ import main
+
+    assert main(["train", "--data", "digits", "--loss", "hinge", "--out", str(tmp_path)]) == 2
+    assert "10 classes" in capsys.readouterr().err
+
+
+def test_reading_data_while_traced_warns_that_it_is_frozen():
+    from autograd_core import TracingWarning
+
+    w = Value(1.0)
+
+    def per_example(x, y):
+        scale = 2.0 if x[0].data > 0 else 1.0  # frozen from the traced example
+        return w * x[0] * scale - y
+
+    with pytest.warns(TracingWarning, match="frozen"):
+        compile_batched(per_example, [w], ([1.0], 0.0))
+
+
+def test_cli_batched_gives_the_engines_losses(tmp_path, capsys):
+    from nn.__main__ import main
+
+    lines = []
+    for extra in ([], ["--batched"]):
+        args = ["train", "--steps", "8", "--n", "40", "--batch-size", "16", "--no-progress"]
+        assert main([*args, "--out", str(tmp_path / str(len(extra))), *extra]) == 0
+        out = capsys.readouterr().out
+        lines.append(next(line for line in out.splitlines() if line.startswith("final loss")))
+    engine, batched = (float(line.split()[2]) for line in lines)
+    assert math.isclose(engine, batched, rel_tol=1e-12)
+    assert lines[0].split("accuracy")[1].split()[0] == lines[1].split("accuracy")[1].split()[0]
+
+
+def test_terms_of_the_parameters_only_inside_the_per_example_loss():
+    model = MLP(2, [3, 1], seed=4)
+    params = model.parameters()
+
+    def per_example(x, y):  # an L2 term in every example's loss, and a weight used twice
+        return (model(x) - y) ** 2 + 1e-3 * sum(p * p for p in params) + params[0] * x[1]
+
+    X, Y = [[0.5, -1.0], [2.0, 0.25], [-0.3, 0.9]], [1.0, -1.0, 0.5]
+    step = compile_batched(per_example, params, (X[0], Y[0]))
+    assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))
+    only_params = compile_batched(lambda x, y: params[0] * params[1], params, (X[0], Y[0]))
+    assert_agree(only_params(X, Y), engine_mean(lambda x, y: params[0] * params[1], params, X, Y))
