@@ -6,7 +6,10 @@ Runs side by side in one process, with Python's default GC settings:
    max-margin loss + 1e-4 L2, forward + backward + SGD) on micrograd 0.1.0 and
    on this library, from the same initial weights; checks the losses agree to
    1e-12 and prints ms per step (median of interleaved repetitions), µs per
-   node for forward and backward, and the ratios.
+   node for forward and backward, and the ratios. Twice: with our `nn.MLP`
+   (one `linear` node per neuron) and with micrograd-style user code run on our
+   Value (micrograd's own MLP classes and demo loss, elementary operators only:
+   `sum(wi*xi ...)`, `p*p` summed, no `linear`).
 2. Python memory per graph node (tracemalloc) for the demo graph and for
    graphs of elementary operations, against micrograd's.
 3. A 1,000,000-node chain and a 200,000-term `sum()` taken backward at the
@@ -96,22 +99,40 @@ def make_models(seed: int):
     return theirs, ours
 
 
-def bench_demo(reps: int) -> dict:
+def make_elementary_models(seed: int):
+    """micrograd's MLP twice from the same weights: once on its Value, once on ours.
+
+    The second runs micrograd's own Neuron code (`sum((wi*xi ...), b)`) on our
+    Values: user code written with elementary operators, no `linear`.
+    """
+    random.seed(seed)
+    theirs = mg_nn.MLP(2, [16, 16, 1])
+    random.seed(seed)
+    ours = mg_nn.MLP(2, [16, 16, 1])
+    for layer in ours.layers:
+        for n in layer.neurons:
+            n.w = [Value(w.data) for w in n.w]
+            n.b = Value(n.b.data)
+    return theirs, ours
+
+
+def bench_demo(reps: int, elementary: bool = False) -> dict:
     X, y = moons(100, noise=0.1, seed=1, signed=True)
-    theirs, ours = make_models(1337)
+    theirs, ours = make_elementary_models(1337) if elementary else make_models(1337)
+    ours_cls = Value if elementary else None  # None: our nn's own loss code
 
     # Same losses, step by step, from the same weights: Value arithmetic is the
     # same IEEE arithmetic in the same order (b + w1 x1 + w2 x2 + ...).
     worst = 0.0
     for k in range(3):
         lt = demo_step(theirs, X, y, k, mg_engine.Value)[0]
-        lo = demo_step(ours, X, y, k, None)[0]
+        lo = demo_step(ours, X, y, k, ours_cls)[0]
         worst = max(worst, abs(lt - lo))
     if worst > 1e-12:
         sys.exit(f"bench_engine: losses differ by {worst:.3g} (> 1e-12)")
 
     nodes_theirs = micrograd_nodes(demo_step(theirs, X, y, 3, mg_engine.Value)[3])
-    nodes_ours = len(topological_order(demo_step(ours, X, y, 3, None)[3]))
+    nodes_ours = len(topological_order(demo_step(ours, X, y, 3, ours_cls)[3]))
 
     # Interleaved repetitions, so drifting machine load hits both alike. Each
     # step starts from a collected heap (untimed): micrograd's graphs are
@@ -122,7 +143,7 @@ def bench_demo(reps: int) -> dict:
         gc.collect()
         rt.append(demo_step(theirs, X, y, 4 + k, mg_engine.Value)[:3])
         gc.collect()
-        ro.append(demo_step(ours, X, y, 4 + k, None)[:3])
+        ro.append(demo_step(ours, X, y, 4 + k, ours_cls)[:3])
 
     # As a training loop runs: consecutive steps, garbage left to the collector.
     # (Each block starts from a collected heap, so that neither pays for the
@@ -130,7 +151,7 @@ def bench_demo(reps: int) -> dict:
     gc.collect()
     loop_t = [sum(demo_step(theirs, X, y, k, mg_engine.Value)[1:3]) for k in range(reps)]
     gc.collect()
-    loop_o = [sum(demo_step(ours, X, y, k, None)[1:3]) for k in range(reps)]
+    loop_o = [sum(demo_step(ours, X, y, k, ours_cls)[1:3]) for k in range(reps)]
 
     def med(rows, i):
         return statistics.median(r[i] for r in rows)
@@ -245,18 +266,15 @@ def bench_deep() -> list[tuple[str, float, bool]]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    args = parser.parse_args(argv)
-    reps = 3 if args.quick else 7
-
-    print(f"Python {sys.version.split()[0]}, gc thresholds {gc.get_threshold()} (default)")
-    d = bench_demo(reps)
+def report_demo(d: dict, reps: int, elementary: bool) -> None:
     t, o = d["theirs"], d["ours"]
     step_t, step_o = t["fwd"] + t["bwd"], o["fwd"] + o["bwd"]
-    print(f"\nmicrograd demo step (median of {reps} interleaved runs each, heap collected")
-    print("before each step, untimed; 'in a loop': consecutive steps, as training runs)")
+    if elementary:
+        print("\nthe same step as micrograd-style user code on our Value (micrograd's MLP")
+        print("classes and demo loss: elementary operators only, no `linear`)")
+    else:
+        print(f"\nmicrograd demo step (median of {reps} interleaved runs each, heap collected")
+        print("before each step, untimed; 'in a loop': consecutive steps, as training runs)")
     print(f"  same loss: largest difference over 3 steps {d['loss_diff']:.1e} (<= 1e-12)")
     print(f"  {'':26}{'micrograd 0.1.0':>18}{'autograd_core':>16}{'ratio':>9}")
 
@@ -270,10 +288,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'graph nodes':26}{t['nodes']:18,}{o['nodes']:16,}")
     row("forward, µs per node", t["fwd"] / t["nodes"], o["fwd"] / o["nodes"], 1e6, ".2f")
     row("backward, µs per node", t["bwd"] / t["nodes"], o["bwd"] / o["nodes"], 1e6, ".2f")
-    print(
-        "  (our MLP computes each neuron's w·x+b as one `linear` node; "
-        f"{t['nodes'] / o['nodes']:.1f}x fewer nodes)"
-    )
+    if not elementary:
+        print(
+            "  (our MLP computes each neuron's w·x+b as one `linear` node; "
+            f"{t['nodes'] / o['nodes']:.1f}x fewer nodes)"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args(argv)
+    reps = 3 if args.quick else 7
+
+    print(f"Python {sys.version.split()[0]}, gc thresholds {gc.get_threshold()} (default)")
+    for elementary in (False, True):
+        report_demo(bench_demo(reps, elementary), reps, elementary)
 
     print("\nPython memory per graph node (tracemalloc, graph alive)")
     print(f"  {'':48}{'autograd_core':>14}{'micrograd':>11}")
