@@ -102,146 +102,172 @@ def generate(
     `constants` are leaves frozen at their data. `aux` are other nodes whose
     values are returned too (a model's predictions), not differentiated.
     """
-    names: dict[Value, str] = {}
-    namespace: dict[str, Any] = dict(FUNCTIONS)
-    namespace.update(_F=FLOAT, _inf=math.inf, _nan=math.nan, _GuardFailed=GuardFailed)
-    lines: list[str] = []
-    emit = lines.append
-    rules: dict[Any, str] = {}
-    n_symbolic = n_calls = 0
+    w = _Writer(inputs, params, constants)
+    order = w.forward(root, guards, aux)
+    grads = w.backward(root, order, set(inputs) | set(params))
+    w.returns(root, grads, aux)
+    body = "\n".join("    " + line for line in w.lines)
+    return GraphCode(f"def run(inputs, params):\n{body}\n", w.namespace, w.n_symbolic, w.n_calls)
 
-    in_names = [f"x{i}" for i in range(len(inputs))]
-    par_names = [f"p{i}" for i in range(len(params))]
-    for v, name in zip(inputs, in_names):
-        names[v] = name
-    for v, name in zip(params, par_names):
-        names[v] = name
-    if in_names:
-        emit(f"{', '.join(in_names)}, = inputs")
-    if par_names:
-        emit(f"{', '.join(par_names)}, = params")
 
-    # Each node's local derivatives as code: a number, or (code, level).
-    local_code: dict[Value, list[Any]] = {}
+class _Writer:
+    """The state of one `generate`: variable names, statements, each node's local code."""
 
-    def operand_sym(x: Any) -> Any:
+    def __init__(
+        self, inputs: Sequence[Value], params: Sequence[Value], constants: set[Value]
+    ) -> None:
+        self.names: dict[Value, str] = {}
+        self.namespace: dict[str, Any] = dict(FUNCTIONS)
+        self.namespace.update(_F=FLOAT, _inf=math.inf, _nan=math.nan, _GuardFailed=GuardFailed)
+        self.lines: list[str] = []
+        self.emit = self.lines.append
+        self.rules: dict[Any, str] = {}  # a rule called at run time -> its name in the code
+        self.local_code: dict[Value, list[Any]] = {}  # each derivative: Sym, number or code
+        self.constants = constants
+        self.inputs, self.params = list(inputs), list(params)
+        self.n_symbolic = self.n_calls = 0
+        for prefix, leaves, source in (("x", inputs, "inputs"), ("p", params, "params")):
+            names = [f"{prefix}{i}" for i in range(len(leaves))]
+            self.names.update(zip(leaves, names))
+            if names:
+                self.emit(f"{', '.join(names)}, = {source}")
+
+    def operand(self, x: Any) -> Any:
+        """A node's operand in the code: its variable, or a number for constants."""
         if x.__class__ is not Value:
             return x
-        if x in names:
-            return Sym("var", names[x])
+        if x in self.names:
+            return Sym("var", self.names[x])
         return x.data  # a constant leaf (checked by the caller)
 
-    targets: list[Value] = []
-    for left, _, right, _ in guards:
-        targets.extend(t for t in (left, right) if t.__class__ is Value)
-    emitted: set[Value] = set()
-    order = forward_order([*targets, root, *(a for a in aux if a.__class__ is Value)])
+    # -- forward: every node the outputs and guards need, guards as soon as they can run
 
-    def ready(i: int) -> bool:
-        left, _, right, _ = guards[i]
-        return all(
-            t.__class__ is not Value or t in emitted or t in constants for t in (left, right)
-        )
+    def forward(
+        self, root: Value, guards: Sequence[tuple[Any, str, Any, bool]], aux: Sequence[Value]
+    ) -> list[Value]:
+        targets = [t for left, _, right, _ in guards for t in (left, right) if t.__class__ is Value]
+        order = forward_order([*targets, root, *(a for a in aux if a.__class__ is Value)])
+        emitted: set[Value] = set()
+        pending = list(range(len(guards)))
+        self._emit_guards(guards, pending, emitted)
+        for k, node in enumerate(order):
+            if node._op is None:
+                if node not in self.names and node not in self.constants:
+                    raise AssertionError("an unexpected leaf reached code generation")
+            else:
+                self._emit_node(k, node)
+            emitted.add(node)
+            self._emit_guards(guards, pending, emitted)
+        if pending:
+            raise AssertionError("a comparison's operands were never computed")
+        return order
 
-    pending = list(range(len(guards)))
+    def _emit_guards(self, guards: Sequence, pending: list[int], emitted: set[Value]) -> None:
+        """Re-check each recorded comparison once both its sides are computed."""
 
-    def emit_guards() -> None:
-        while pending and ready(pending[0]):
+        def ready(side: Any) -> bool:
+            return side.__class__ is not Value or side in emitted or side in self.constants
+
+        while pending and all(ready(side) for side in guards[pending[0]][::2]):
             i = pending.pop(0)
             left, op, right, outcome = guards[i]
-            test = f"{render(operand_sym(left))[0]} {op} {render(operand_sym(right))[0]}"
-            emit(f"if {'not ' if outcome else ''}({test}): raise _GuardFailed({i})")
+            test = f"{render(self.operand(left))[0]} {op} {render(self.operand(right))[0]}"
+            self.emit(f"if {'not ' if outcome else ''}({test}): raise _GuardFailed({i})")
 
-    emit_guards()
-    for k, node in enumerate(order):
-        if node._op is None:
-            emitted.add(node)
-            if node not in names and node not in constants:
-                raise AssertionError("an unexpected leaf reached code generation")
-            emit_guards()
-            continue
-        name = names[node] = f"v{k}"
-        operands = node.operands
-        syms = [operand_sym(x) for x in operands]
+    def _emit_node(self, k: int, node: Value) -> None:
+        """`v{k} = ...` from the rule's symbols, or a call of the rule if it branches with if."""
+        name = self.names[node] = f"v{k}"
+        syms = [self.operand(x) for x in node.operands]
         result = _try_symbolic(node, syms)
-        if result is None:
-            n_calls += 1
-            rule = node._op.rule
-            if rule not in rules:
-                rules[rule] = f"_r{len(rules)}"
-                namespace[rules[rule]] = rule
-            args = ", ".join(render(s)[0] for s in syms)
-            emit(f"t{k} = {rules[rule]}(_F, {args})")
-            emit(f"{name} = t{k}[0]")
-            local_code[node] = [(f"t{k}[{i + 1}]", ATOM) for i in range(len(operands))]
-        else:
-            n_symbolic += 1
+        if result is not None:
+            self.n_symbolic += 1
             out, derivs = result
-            emit_shared(out, derivs, name, k, emit)
-            local_code[node] = derivs
-        emitted.add(node)
-        emit_guards()
-    if pending:
-        raise AssertionError("a comparison's operands were never computed")
+            emit_shared(out, derivs, name, k, self.emit)
+            self.local_code[node] = derivs
+            return
+        self.n_calls += 1
+        rule = node._op.rule
+        if rule not in self.rules:
+            self.rules[rule] = f"_r{len(self.rules)}"
+            self.namespace[self.rules[rule]] = rule
+        args = ", ".join(render(s)[0] for s in syms)
+        self.emit(f"t{k} = {self.rules[rule]}(_F, {args})")
+        self.emit(f"{name} = t{k}[0]")
+        self.local_code[node] = [(f"t{k}[{i + 1}]", ATOM) for i in range(len(syms))]
 
-    # -- backward: the engine's node order and contribution order -------------
-    wanted = set(inputs) | set(params)
-    needs: set[Value] = set()
-    for node in order:  # operands come first, so one pass suffices
-        if node in wanted or any(
-            x.__class__ is Value and x in needs for x in node.operands if node._op is not None
-        ):
-            needs.add(node)
-    # An intermediate node's gradient is read only while its own contributions
-    # are emitted; after that its variable is free for the next one, so a few
-    # names serve all of them (a smaller frame; measured speed about equal).
-    grads: dict[Value, str] = {}
-    free: list[str] = []
-    n_grad_names = 0
+    # -- backward: the engine's node order and contribution order -------------------
 
-    def grad_name() -> str:
-        nonlocal n_grad_names
-        if free:
-            return free.pop()
-        n_grad_names += 1
-        return f"g{n_grad_names - 1}"
+    def backward(self, root: Value, order: list[Value], wanted: set[Value]) -> dict[Value, str]:
+        """Gradient statements for every node between `root` and the wanted leaves."""
+        needs: set[Value] = set()
+        for node in order:  # operands come first, so one pass suffices
+            if node in wanted or any(
+                x.__class__ is Value and x in needs for x in node.operands if node._op is not None
+            ):
+                needs.add(node)
+        grads: dict[Value, str] = {}
+        names = _GradNames()
+        if root._op is not None and root in needs:
+            grads[root] = names.take()
+            self.emit(f"{grads[root]} = 1.0")
+        for node in reversed(engine_backward_order(root)):
+            if node in needs:
+                self._emit_contributions(node, needs, grads, names)
+                names.free(grads[node])  # no contribution reaches `node` any more
+        if root._op is None and root in wanted:
+            grads[root] = "1.0"
+        return grads
 
-    if root._op is not None and root in needs:
-        grads[root] = grad_name()
-        emit(f"{grads[root]} = 1.0")
-    for node in reversed(engine_backward_order(root)):
-        if node not in needs:
-            continue
+    def _emit_contributions(
+        self, node: Value, needs: set[Value], grads: dict[Value, str], names: _GradNames
+    ) -> None:
         g = grads[node]
         for operand, local, engine_local in zip(
-            node.operands, local_code[node], _local_grads(node)
+            node.operands, self.local_code[node], _local_grads(node)
         ):
             if engine_local is None or operand not in needs:
                 continue  # a constant operand, or nothing wanted behind it
             contribution = product_code(local, g)
             target = grads.get(operand)
-            if target is None:
-                if operand._op is None:  # a leaf starts from 0.0, as after zero_grad()
-                    target = grads[operand] = "g" + names[operand]
-                    emit(f"{target} = 0.0 + {contribution}")
-                else:
-                    target = grads[operand] = grad_name()
-                    emit(f"{target} = {contribution}")
+            if target is not None:
+                self.emit(f"{target} += {contribution}")
+            elif operand._op is None:  # a leaf starts from 0.0, as after zero_grad()
+                target = grads[operand] = "g" + self.names[operand]
+                self.emit(f"{target} = 0.0 + {contribution}")
             else:
-                emit(f"{target} += {contribution}")
-        free.append(g)  # no contribution reaches `node` any more
-    if root._op is None and root in wanted:
-        grads[root] = "1.0"
-    out_grads = [grads.get(v, "0.0") for v in inputs]
-    par_grads = [grads.get(v, "0.0") for v in params]
-    aux_code = "".join(render(operand_sym(a))[0] + ", " for a in aux)
-    emit(
-        f"return {render(operand_sym(root))[0]}, [{', '.join(out_grads)}], "
-        f"[{', '.join(par_grads)}], ({aux_code})"
-    )
-    body = "\n".join("    " + line for line in lines)
-    source = f"def run(inputs, params):\n{body}\n"
-    return GraphCode(source, namespace, n_symbolic, n_calls)
+                target = grads[operand] = names.take()
+                self.emit(f"{target} = {contribution}")
+
+    def returns(self, root: Value, grads: dict[Value, str], aux: Sequence[Value]) -> None:
+        """`return value, input grads, param grads, aux values`."""
+        out_grads = ", ".join(grads.get(v, "0.0") for v in self.inputs)
+        par_grads = ", ".join(grads.get(v, "0.0") for v in self.params)
+        aux_code = "".join(render(self.operand(a))[0] + ", " for a in aux)
+        self.emit(
+            f"return {render(self.operand(root))[0]}, [{out_grads}], [{par_grads}], ({aux_code})"
+        )
+
+
+class _GradNames:
+    """Variable names for intermediate gradients, reused once a node's are emitted.
+
+    An intermediate node's gradient is read only while its own contributions
+    are emitted; after that its variable is free for the next one, so a few
+    names serve all of them (a smaller frame; measured speed about equal).
+    """
+
+    def __init__(self) -> None:
+        self._free: list[str] = []
+        self._count = 0
+
+    def take(self) -> str:
+        if self._free:
+            return self._free.pop()
+        self._count += 1
+        return f"g{self._count - 1}"
+
+    def free(self, name: str) -> None:
+        self._free.append(name)
 
 
 def _try_symbolic(node: Value, syms: list[Any]) -> tuple[Any, list[Any]] | None:
