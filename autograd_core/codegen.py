@@ -94,6 +94,7 @@ def generate(
     guards: Sequence[tuple[Any, str, Any, bool]],
     constants: set[Value],
     aux: Sequence[Value] = (),
+    order: Sequence[Value] | None = None,
 ) -> GraphCode:
     """Source of `run(inputs, params) -> (root value, input grads, param grads, aux values)`.
 
@@ -101,9 +102,14 @@ def generate(
     floats) that the code re-checks, raising GuardFailed when one differs.
     `constants` are leaves frozen at their data. `aux` are other nodes whose
     values are returned too (a model's predictions), not differentiated.
+    `order` is the forward order (the engine's, recorded while tracing);
+    by default the graph walk's, target by target.
     """
     w = _Writer(inputs, params, constants)
-    order = w.forward(root, guards, aux)
+    if order is None:
+        targets = [t for g in guards for t in g[::2] if t.__class__ is Value]
+        order = forward_order([*targets, root, *(a for a in aux if a.__class__ is Value)])
+    order = w.forward(list(order), guards)
     grads = w.backward(root, order, set(inputs) | set(params))
     w.returns(root, grads, aux)
     body = "\n".join("    " + line for line in w.lines)
@@ -143,10 +149,8 @@ class _Writer:
     # -- forward: every node the outputs and guards need, guards as soon as they can run
 
     def forward(
-        self, root: Value, guards: Sequence[tuple[Any, str, Any, bool]], aux: Sequence[Value]
+        self, order: list[Value], guards: Sequence[tuple[Any, str, Any, bool]]
     ) -> list[Value]:
-        targets = [t for left, _, right, _ in guards for t in (left, right) if t.__class__ is Value]
-        order = forward_order([*targets, root, *(a for a in aux if a.__class__ is Value)])
         emitted: set[Value] = set()
         pending = list(range(len(guards)))
         self._emit_guards(guards, pending, emitted)

@@ -25,7 +25,9 @@ change it:
 Only what the output (and any extra outputs and comparisons) depends on is
 replayed: a node the function builds but never uses is not computed again,
 so an error it would raise at other numbers (log of a negative) is not
-raised either. Reading `.data` inside the function freezes that number into
+raised either. The nodes that are replayed run in the order the engine
+computed them (recorded while tracing), so where several would fail, the
+replay raises the engine's first error. Reading `.data` inside the function freezes that number into
 the compiled code; it is reported as a `TracingWarning`. A leaf Value that
 the function uses but did not create (a captured weight) must be passed in
 `params`, or it is a `TracingError`; Values made inside the function
@@ -129,7 +131,7 @@ def _trace(
                 )
             constants.add(node)
 
-    code = generate(out, inputs, params, guards, constants, aux or ())
+    code = generate(out, inputs, params, guards, constants, aux or (), tracer.engine_order(order))
     with _counter_lock:
         _counter += 1
         filename = f"<autograd_core.compiled #{_counter}>"
