@@ -103,3 +103,20 @@ def test_compiled_replay_equals_the_engine_bit_for_bit(prim):
         value, grads, _ = cf(xs)
         assert value == out.data or (math.isnan(value) and math.isnan(out.data))
         assert grads == [v.grad for v in vs]
+
+
+def test_every_installed_operator_is_declared_for_type_checkers():
+    import ast
+    import inspect
+
+    from autograd_core import engine
+
+    tree = ast.parse(inspect.getsource(engine.Value))
+    declared = {
+        node.name
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+        for node in block.body
+        if isinstance(node, ast.FunctionDef)
+    }
+    assert declared == {p.method for p in PRIMITIVES if p.method is not None}

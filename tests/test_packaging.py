@@ -66,6 +66,9 @@ reveal_type(nn.train(model, [[1.0, 2.0]], [1.0], steps=1))
 reveal_type(Value(1.0).data)
 reveal_type(graph_stats(Value(1.0)))
 reveal_type(autograd_core.__version__)
+x = Value(0.5)
+reveal_type((x * 2 + 1 - x / 3) ** 2)
+reveal_type((-x).tanh().exp().relu() + abs(x).sqrt())
 """
 
 
@@ -98,6 +101,8 @@ def test_mypy_sees_the_types_of_the_installed_packages(wheel, tmp_path):
         "float",
         "autograd_core.graph.GraphStats",
         "str",
+        "autograd_core.engine.Value",
+        "autograd_core.engine.Value",
     ], result.stdout
     assert "error" not in result.stdout, result.stdout  # --strict: no untyped calls either
 
