@@ -44,7 +44,7 @@ from typing import Any
 
 from autograd_core.codegen import GuardFailed, forward_order, generate
 from autograd_core.engine import Value, is_grad_enabled
-from autograd_core.errors import as_float, describe, is_number
+from autograd_core.errors import as_float, describe, is_number, type_name
 from autograd_core.trace import Tracer, TracingError, TracingWarning, describe_node
 
 __all__ = [
@@ -200,11 +200,11 @@ class CompiledFunction:
         max_traces: int = 8,
     ) -> None:
         if not callable(f):
-            raise TypeError(f"compile_function needs a callable, got {type(f).__qualname__}")
+            raise TypeError(f"compile_function needs a callable, got {type_name(f)}")
         params = list(params)
         for i, p in enumerate(params):
             if p.__class__ is not Value:
-                raise TypeError(f"params[{i}] must be a Value, got {type(p).__qualname__}")
+                raise TypeError(f"params[{i}] must be a Value, got {type_name(p)}")
             if p._op is not None:
                 raise ValueError(
                     f"params[{i}] must be a leaf Value (a weight or an input), got a node made "
@@ -354,5 +354,5 @@ def compile_loss(
     `cf((), param_data)` returns `(loss, [], grads)` without touching them.
     """
     if not callable(loss_fn):
-        raise TypeError(f"compile_loss needs a callable loss_fn, got {type(loss_fn).__qualname__}")
+        raise TypeError(f"compile_loss needs a callable loss_fn, got {type_name(loss_fn)}")
     return CompiledFunction(lambda: loss_fn(), (), params, retrace=retrace)

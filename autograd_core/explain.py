@@ -26,6 +26,7 @@ from typing import Any
 
 from autograd_core import engine
 from autograd_core.engine import Value, topological_order
+from autograd_core.errors import describe
 
 __all__ = [
     "BackwardTrace",
@@ -126,7 +127,7 @@ class _Recorder(engine.Observer):
 
 def _check_value(x: object, what: str) -> None:
     if not isinstance(x, Value):
-        raise TypeError(f"{what} must be a Value, got {type(x).__qualname__}: {x!r}"[:300])
+        raise TypeError(f"{what} must be a Value, got {describe(x)}")
 
 
 def _record(output: Value, order: list[Value]) -> tuple[list[Step], dict[Value, float]]:

@@ -12,6 +12,8 @@ import secrets
 import stat
 from pathlib import Path
 
+from autograd_core.errors import type_name
+
 __all__ = ["atomic_write"]
 
 _NEW_FILE_MODE = 0o644  # minus the umask, as open() would do: our outputs are not secrets
@@ -49,7 +51,7 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
     """
     path = Path(path)
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"atomic_write() writes bytes, got {type(data).__qualname__}")
+        raise TypeError(f"atomic_write() writes bytes, got {type_name(data)}")
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:

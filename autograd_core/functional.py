@@ -35,6 +35,7 @@ from autograd_core.engine import (
     primitive,
     topological_order,
 )
+from autograd_core.errors import describe
 
 __all__ = ["grad", "hessian", "hvp", "value_and_grad"]
 
@@ -69,7 +70,7 @@ def _input(m, x):
 
 def _check_function(f: object, name: str) -> None:
     if not callable(f):
-        raise TypeError(f"{name}() needs a callable f, got {type(f).__qualname__}: {f!r}"[:300])
+        raise TypeError(f"{name}() needs a callable f, got {describe(f)}")
 
 
 def _check_argnums(argnums: object, name: str) -> None:
@@ -96,7 +97,7 @@ def _check_call(args: tuple, argnums: tuple[int, ...], name: str) -> None:
         if x.__class__ is not Value and (not isinstance(x, numbers.Real) or isinstance(x, bool)):
             raise TypeError(
                 f"{name}(): argument {i} is differentiated, so it must be a real number "
-                f"or a Value, got {type(x).__qualname__}: {x!r}"[:300]
+                f"or a Value, got {describe(x)}"
             )
 
 
@@ -106,8 +107,7 @@ def _check_output(y: object, name: str) -> None:
     if isinstance(y, numbers.Real) and not isinstance(y, bool):
         return
     raise TypeError(
-        f"{name}(): f must return a scalar (a Value or a real number), "
-        f"got {type(y).__qualname__}: {y!r}"[:300]
+        f"{name}(): f must return a scalar (a Value or a real number), got {describe(y)}"
     )
 
 
@@ -256,8 +256,7 @@ def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> list[An
     for i, v in enumerate(tangents):
         if v.__class__ is not Value and (not isinstance(v, numbers.Real) or isinstance(v, bool)):
             raise TypeError(
-                f"hvp(): tangent {i} must be a real number or a Value, "
-                f"got {type(v).__qualname__}: {v!r}"[:300]
+                f"hvp(): tangent {i} must be a real number or a Value, got {describe(v)}"
             )
     indices = tuple(range(len(primals)))
     y, nodes, traced = _evaluate(f, primals, {}, indices, "hvp")

@@ -24,6 +24,7 @@ from autograd_core.engine import (
     no_grad,
     topological_order,
 )
+from autograd_core.errors import describe, type_name
 
 __all__ = ["GradcheckError", "Mismatch", "gradcheck", "numerical_gradient"]
 
@@ -68,7 +69,7 @@ def _as_inputs(inputs: Any) -> list[Value]:
         inputs = [inputs]
     if not isinstance(inputs, Sequence) or isinstance(inputs, str):
         raise TypeError(
-            f"inputs must be a list or tuple of Values or numbers, got {type(inputs).__qualname__}"
+            f"inputs must be a list or tuple of Values or numbers, got {type_name(inputs)}"
         )
     if not inputs:
         raise ValueError("inputs is empty: give at least one Value or number to check")
@@ -79,9 +80,7 @@ def _as_inputs(inputs: Any) -> list[Value]:
         elif isinstance(x, numbers.Real):
             out.append(Value(x))
         else:
-            raise TypeError(
-                f"inputs[{i}] must be a Value or a real number, got {type(x).__qualname__}"
-            )
+            raise TypeError(f"inputs[{i}] must be a Value or a real number, got {type_name(x)}")
     return out
 
 
@@ -99,11 +98,7 @@ def _evaluate(f: Callable[..., Any], inputs: list[Value]) -> float:
         return result.data
     if isinstance(result, numbers.Real):
         return float(result)
-    raise TypeError(
-        f"f must return a scalar Value (or a number), got {type(result).__qualname__}: {result!r}"[
-            :300
-        ]
-    )
+    raise TypeError(f"f must return a scalar Value (or a number), got {describe(result)}"[:300])
 
 
 def _step(i: int, x: Value, eps: float) -> tuple[float, float]:
@@ -168,7 +163,7 @@ def numerical_gradient(f: Callable[..., Any], inputs: Any, eps: float = 1e-6) ->
     move (eps below the float spacing at x) or moves out of the finite floats.
     """
     if not callable(f):
-        raise TypeError(f"f must be a callable returning a scalar, got {type(f).__qualname__}")
+        raise TypeError(f"f must be a callable returning a scalar, got {type_name(f)}")
     return _numeric(f, _as_inputs(inputs), _check_eps(eps))
 
 
@@ -191,9 +186,7 @@ def gradcheck(
     backward().
     """
     if not callable(f):
-        raise TypeError(
-            f"f must be a callable returning a scalar Value, got {type(f).__qualname__}"
-        )
+        raise TypeError(f"f must be a callable returning a scalar Value, got {type_name(f)}")
     values = _as_inputs(inputs)
     eps = _check_eps(eps)
     for name, tol in (("atol", atol), ("rtol", rtol)):
@@ -208,8 +201,7 @@ def gradcheck(
     out = f(*values)
     if not isinstance(out, Value):
         raise TypeError(
-            "f must return a scalar Value so that backward() can run, got "
-            f"{type(out).__qualname__}: {out!r}"[:300]
+            f"f must return a scalar Value so that backward() can run, got {describe(out)}"
         )
     with _scratch_grads([*topological_order(out), *values]):
         out.backward()

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from autograd_core.engine import Value, topological_order
+from autograd_core.errors import type_name
 
 __all__ = ["GraphStats", "consumer_counts", "graph_stats"]
 
@@ -62,7 +63,7 @@ def graph_stats(root: Value, *, parameters: Iterable[Value] | None = None) -> Gr
     present in the graph count); otherwise every labelled leaf counts.
     """
     if not isinstance(root, Value):
-        raise TypeError(f"graph_stats() needs a Value, got {type(root).__qualname__}")
+        raise TypeError(f"graph_stats() needs a Value, got {type_name(root)}")
     order = topological_order(root)
     depth: dict[Value, int] = {}
     edges = 0
@@ -84,9 +85,7 @@ def graph_stats(root: Value, *, parameters: Iterable[Value] | None = None) -> Gr
         wanted: dict[Value, None] = {}
         for p in parameters:
             if not isinstance(p, Value):
-                raise TypeError(
-                    f"graph_stats(parameters=...) needs Values, got {type(p).__qualname__}"
-                )
+                raise TypeError(f"graph_stats(parameters=...) needs Values, got {type_name(p)}")
             wanted[p] = None
         n_params = sum(1 for p in wanted if p in in_graph)
     fan_out = sum(1 for c in consumer_counts(order).values() if c > 1)
