@@ -1,12 +1,17 @@
 """autograd_core: a scalar reverse-mode automatic differentiation engine.
 
-`Value` and its operations live in `engine`; everything else only reads the
+Every operation is declared once in `ops` (the op table: elementary math
+functions and primitive rules); `engine` builds `Value` and its operations
+from it and walks graphs; `trace` watches a function run (an observer of the
+engine); `errors` holds the one error policy. Everything else only reads the
 graphs they build: `draw` (Graphviz, SVG), `graph` (statistics), `gradcheck`
 (finite differences), `anomaly` (where a NaN came from), `explain` (the
 chain rule written out, path by path); `functional` turns functions of floats
 into their gradients and Hessians; `compiled` records a graph once and replays
-it as generated float code; `batched` traces one example and replays it over
-a batch with NumPy arrays (NumPy imported only then).
+it as generated float code (`codegen`, `symbolic`); `batched` traces one
+example and replays it over a batch with NumPy arrays (NumPy imported only
+then); `onnx_export` writes a traced function or a model as ONNX; `explore`
+writes a page that steps through the forward and backward passes.
 """
 
 from autograd_core._version import __version__
@@ -23,6 +28,7 @@ from autograd_core.draw import GraphvizNotFound, draw_dot, render_svg, to_digrap
 from autograd_core.engine import (
     FLOAT,
     VALUE,
+    GraphBusyError,
     Op,
     Value,
     detach,
@@ -53,6 +59,7 @@ __all__ = [
     "AnomalyError",
     "BatchedStep",
     "GradcheckError",
+    "GraphBusyError",
     "GraphStats",
     "GraphvizNotFound",
     "Op",

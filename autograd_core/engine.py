@@ -28,11 +28,14 @@ reads a single module global, `_slow`, non-zero only while some thread is
 inside `no_grad()` or has an observer; other threads then pay one check of
 their own thread-local state per node, nothing more.
 
-Threads. `no_grad()` and observers are per thread. `backward()` keeps no mark
-on the graph: its walk uses a local set, so two threads may run `backward()`
-through one shared graph at once; each sets the intermediate nodes' `.grad`
-it uses, so their results mix unless the graphs share only leaves. Give each
-thread its own forward pass (the usual case), or a lock around backward.
+Threads. `no_grad()` and observers are per thread. The one graph walk marks
+nodes with two objects of its own (no set, as fast as marking with `grad`);
+while a walk, or the backward pass that uses it, runs, its marks are active,
+and a second thread walking the same nodes then (a backward pass or a
+drawing) gets GraphBusyError instead of gradients mixed with the first's.
+Give each thread its own forward pass (graphs sharing only leaves never
+conflict), or put a lock around backward() on a shared graph. Leaves shared
+between threads accumulate with `+=`, which is not atomic.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from autograd_core.ops import FLOAT, PRIMITIVES
 
 __all__ = [
     "FLOAT",
+    "GraphBusyError",
     "OPS",
     "VALUE",
     "Observer",

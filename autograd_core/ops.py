@@ -390,8 +390,8 @@ def _log_rule(m, x):
 
 def _sqrt_rule(m, x):
     out = m.sqrt(x)
-    # d/dx sqrt(x) = 1 / (2 sqrt(x)); +inf at 0, the one-sided limit.
-    return out, m.where(out > 0, lambda: 0.5 / out, math.inf)
+    # d/dx sqrt(x) = 1 / (2 sqrt(x)); +inf at 0, the one-sided limit (NaN stays NaN).
+    return out, m.where(out <= 0, math.inf, lambda: 0.5 / out)
 
 
 def _tanh_rule(m, x):

@@ -78,6 +78,7 @@ class Sym:
     def _bin(self, op: str, other: Any, reflected: bool = False) -> Any:
         if not (other.__class__ is Sym or is_number(other)):
             return NotImplemented
+        _plain(other)
         return Sym("bin", op, other, self) if reflected else Sym("bin", op, self, other)
 
     def __add__(self, o: Any) -> Any:
@@ -124,6 +125,7 @@ class Sym:
     def _cmp(self, op: str, other: Any) -> Any:
         if not (other.__class__ is Sym or is_number(other)):
             return NotImplemented
+        _plain(other)
         return Sym("cmp", op, self, other)
 
     def __lt__(self, o: Any) -> Any:
@@ -160,6 +162,14 @@ def _check_operands(name: str, args: Sequence[Any]) -> None:
     for a in args:
         if not (a.__class__ is Sym or is_number(a)):
             raise TypeError(f"m.{name} got {type(a).__qualname__} in the symbolic namespace")
+        _plain(a)
+
+
+def _plain(x: Any) -> None:
+    """A constant other than a plain float, int or bool has arithmetic of its own (an
+    np.float32 keeps float32): the rule is then called on floats, as the engine does."""
+    if x.__class__ is not Sym and x.__class__ not in (float, int, bool):
+        raise NeedsNumbers
 
 
 def _sym_fn(entry: MathFn) -> Any:

@@ -167,13 +167,6 @@ CONSTANTS = [
     pytest.param(Evil(2.5), id="Evil-2.5"),
     pytest.param(Evil(0.1), id="Evil-0.1"),
 ]
-FLOAT32 = pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 4: a rule computing with an np.float32 constant runs in float32 in "
-    "the engine (NumPy 2 keeps float32 for float32 * float), but generated code writes the "
-    "constant as a float64 literal: the compile is a CodegenError 'please report this', or, "
-    "traced at a lucky point, the replay silently differs from the engine",
-)
 INPUTS = [1 / 3, 0.7, -1.25, 1e-3, 123.456]
 
 
@@ -181,8 +174,8 @@ INPUTS = [1 / 3, 0.7, -1.25, 1e-3, 123.456]
     "c",
     [
         *CONSTANTS,
-        pytest.param(np.float32(2.5), id="float32-2.5", marks=FLOAT32),
-        pytest.param(np.float32(0.1), id="float32-0.1", marks=FLOAT32),
+        pytest.param(np.float32(2.5), id="float32-2.5"),
+        pytest.param(np.float32(0.1), id="float32-0.1"),
     ],
 )
 def test_a_rule_returning_a_foreign_constant_compiles_and_replays_like_the_engine(
@@ -206,7 +199,7 @@ def test_a_rule_returning_a_foreign_constant_compiles_and_replays_like_the_engin
 
 @pytest.mark.parametrize(
     "c",
-    [*CONSTANTS, pytest.param(np.float32(0.1), id="float32-0.1", marks=FLOAT32)],
+    [*CONSTANTS, pytest.param(np.float32(0.1), id="float32-0.1")],
 )
 def test_foreign_constants_on_the_left_and_in_derivatives_and_extras(c, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -343,20 +336,11 @@ def test_the_gradient_of_relu_and_abs_at_nan_is_nan(method):
 
 # Unary ops: a NaN input gives a NaN output, and a NaN gradient where the
 # local derivative depends on x (all but neg, whose derivative is -1).
-SQRT_NAN = pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 9: sqrt's rule is m.where(out > 0, 0.5 / out, inf), so the gradient "
-    "at a NaN input is +inf, not NaN",
-)
 
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(p.name, marks=SQRT_NAN) if p.name == "sqrt" else p.name
-        for p in PRIMITIVES
-        if p.arity == 1
-    ],
+    [p.name for p in PRIMITIVES if p.arity == 1],
 )
 def test_every_unary_op_propagates_nan_forward_and_backward(name):
     x = Value(NAN)

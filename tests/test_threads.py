@@ -108,3 +108,50 @@ def test_two_threads_backward_through_their_own_graphs_over_shared_leaves():
             assert x.grad != 0.0
 
     run_together(worker, worker)
+
+
+def test_a_second_backward_through_a_graph_in_use_is_refused_and_the_first_is_right():
+    from autograd_core import GraphBusyError, topological_order
+    from autograd_core.engine import Observer, observing
+
+    x = Value(0.5)
+    h = (x * x).tanh()
+    y = h * h + h  # h is shared: its gradient accumulates from two uses
+    inside, resume = threading.Event(), threading.Event()
+
+    class Pause(Observer):
+        wants_backward = True
+
+        def backward(self, node, parent, local, contribution):
+            if not inside.is_set():
+                inside.set()
+                assert resume.wait(10)
+
+    grads = {}
+
+    def first():
+        with observing(Pause()):
+            y.backward()
+        grads["x"] = x.grad
+
+    def second():
+        assert inside.wait(10)  # the first pass is in the middle of accumulating
+        try:
+            y.backward()
+        except GraphBusyError as e:
+            grads["refused"] = str(e)
+        try:
+            topological_order(y)  # drawing or any other walk is refused too, meanwhile
+        except GraphBusyError:
+            grads["walk refused"] = True
+        resume.set()
+
+    run_together(first, second)
+    assert "another thread is walking the graph" in grads["refused"]
+    assert grads["walk refused"]
+    x2 = Value(0.5)
+    h2 = (x2 * x2).tanh()
+    (h2 * h2 + h2).backward()
+    assert grads["x"] == x2.grad  # the first pass, unmixed
+    y.backward()  # once the first is done, the graph is free again
+    assert x.grad == 2 * grads["x"]
