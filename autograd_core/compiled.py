@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import linecache
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from typing import Any
 
@@ -101,18 +100,7 @@ def _trace(
         tracer.refuse_comparisons()
     comparisons = tracer.comparisons
     guards = [(left, op, right, outcome) for left, op, right, outcome, _ in comparisons]
-    if tracer.data_reads:
-        reads = tracer.data_reads
-        more = f" (and {len(reads) - 1} more)" if len(reads) > 1 else ""
-        warnings.warn(
-            TracingWarning(
-                f"the function read .data at {reads[0]}{more}: the number read is frozen into "
-                "the compiled code. If it decided anything (a branch, a constant), results for "
-                "other numbers will be wrong; compare Values instead, which is detected. A read "
-                "only for display is harmless."
-            ),
-            stacklevel=4,
-        )
+    tracer.warn_data_reads("the compiled code", stacklevel=4)
 
     # Leaves: inputs, params, or constants made inside the function.
     known = set(inputs) | set(params)

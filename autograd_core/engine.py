@@ -248,11 +248,9 @@ class Op:
         self.rule = rule
         self.arity = arity
         # The node-building function, specialised for this op's rule.
-        if arity == 1:
-            self.apply = _unary_apply(self)
-        elif arity == 2:
-            self.apply = _binary_apply(self)
-        else:
+        if arity in (1, 2):
+            self.apply = _compiled_apply(self, _rule_call)
+        else:  # any other number of operands: one generic function
             self.apply = _nary_apply(self)
 
     def __repr__(self) -> str:
@@ -327,67 +325,6 @@ def _number(x: object, what: str) -> float | None:
     return as_float(x, what)
 
 
-def _unary_apply(op: Op) -> Callable[[Value], Value]:
-    rule = op.rule
-
-    def apply(x: Value) -> Value:
-        out, g = rule(FLOAT, x._data)
-        node = _new(Value)
-        node._data = out
-        node.grad = 0.0
-        node.label = ""
-        node._op = op
-        node._a = x
-        node._ga = g
-        node._b = node._gb = node._mark = None
-        if _slow:
-            _checked(node)
-        return node
-
-    return apply
-
-
-def _binary_apply(op: Op) -> Callable[[Any, Any], Value]:
-    rule = op.rule
-    name = op.name
-
-    def apply(a: Any, b: Any) -> Value:
-        # One of a, b may be a number: it is kept as a float constant operand,
-        # with None as its local derivative so nothing flows back to it.
-        if a.__class__ is Value:
-            if b.__class__ is Value:
-                out, ga, gb = rule(FLOAT, a._data, b._data)
-            else:
-                if b.__class__ is not float:
-                    b = _number(b, name)
-                    if b is None:
-                        return NotImplemented
-                out, ga, gb = rule(FLOAT, a._data, b)
-                gb = None
-        else:
-            if a.__class__ is not float:
-                a = _number(a, name)
-                if a is None:
-                    return NotImplemented
-            out, ga, gb = rule(FLOAT, a, b._data)
-            ga = None
-        node = _new(Value)
-        node._data = out
-        node.grad = 0.0
-        node.label = ""
-        node._op = op
-        node._a = a
-        node._ga = ga
-        node._b = b
-        node._gb = gb
-        node._mark = None
-        if _slow:
-            _checked(node)
-        return node
-
-    return apply
-
-
 def _nary_apply(op: Op) -> Callable[..., Value]:
     rule = op.rule
 
@@ -443,12 +380,15 @@ def _checked(node: Value) -> None:
 
 
 # ---------------------------------------------------------------------------
-# The built-in ops' `apply`, compiled from their rules. Each rule is run once
-# over the symbolic namespace (symbolic.py) and its output and derivative
-# expressions are written into a specialised `apply`: the same arithmetic and
-# the same checked functions in the same order as calling the rule on
-# floats, without the call and the tuple, and without computing the
-# derivative of a number operand, which nothing reads.
+# The `apply` of a unary or binary op: written as source once per op, from a
+# template with one node's construction and the three cases of a binary op
+# (both Values; a number on the right; on the left). What computes `out` and
+# the local derivatives is either a call of the rule on floats (user
+# primitives), or, for the built-in ops, the rule's own output and derivative
+# expressions, got by running it once over the symbolic namespace: the same
+# arithmetic and checked functions in the same order as the call, without the
+# call and the tuple, and without the derivative of a number operand, which
+# nothing reads.
 
 _NODE = """\
     node = _new(Value)
@@ -465,8 +405,24 @@ _NODE = """\
         _checked(node)
     return node"""
 
+_NUMBER = """\
+{i}if {v}.__class__ is not float:
+{i}    {v} = _number({v}, op.name)
+{i}    if {v} is None:
+{i}        return NotImplemented"""
 
-def _expressions(rule: Callable, needed: Sequence[bool], indent: str) -> list[str]:
+Body = Callable[[Callable, Sequence[bool]], list[str]]
+
+
+def _rule_call(rule: Callable, needed: Sequence[bool]) -> list[str]:
+    """`out, ga, gb = rule(FLOAT, x0, x1)`, forgetting a number operand's derivative."""
+    names = ("ga", "gb")[: len(needed)]
+    args = ", ".join(f"x{i}" for i in range(len(needed)))
+    lines = [f"out, {', '.join(names)} = rule(_FLOAT, {args})"]
+    return lines + [f"{name} = None" for name, n in zip(names, needed) if not n]
+
+
+def _symbolic_body(rule: Callable, needed: Sequence[bool]) -> list[str]:
     """Statements computing `out` and `ga`, `gb` (those needed) from `x0`, `x1`."""
     args = [symbolic.Sym("var", f"x{i}") for i in range(len(needed))]
     out, *derivs = rule(symbolic.SYM, *args)
@@ -475,63 +431,58 @@ def _expressions(rule: Callable, needed: Sequence[bool], indent: str) -> list[st
     symbolic.emit_shared(out, keep, "out", 0, lines.append)
     for name, d, n in zip(("ga", "gb"), derivs, needed):
         lines.append(f"{name} = {symbolic.render(d)[0] if n else 'None'}")
-    return [indent + line for line in lines]
+    return lines
 
 
-def _compiled_source(arity: int) -> Callable[[Callable], str]:
-    def source(rule: Callable) -> str:
-        if arity == 1:
-            body = ["    x0 = a._data", *_expressions(rule, [True], "    ")]
-            return "\n".join(["def apply(a):", *body, _NODE.format(b="None", gb="None")])
-        number = """\
-{i}if {v}.__class__ is not float:
-{i}    {v} = _number({v}, op.name)
-{i}    if {v} is None:
-{i}        return NotImplemented"""
-        lines = [
-            "def apply(a, b):",
-            "    if a.__class__ is Value:",
-            "        x0 = a._data",
-            "        if b.__class__ is Value:",
-            "            x1 = b._data",
-            *_expressions(rule, [True, True], "            "),
-            "        else:",
-            number.format(i="            ", v="b"),
-            "            x1 = b",
-            *_expressions(rule, [True, False], "            "),
-            "    else:",
-            number.format(i="        ", v="a"),
-            "        x0 = a",
-            "        x1 = b._data",
-            *_expressions(rule, [False, True], "        "),
-        ]
-        return "\n".join([*lines, _NODE.format(b="b", gb="gb")])
+def _apply_source(rule: Callable, arity: int, body: Body) -> str:
+    def block(needed: Sequence[bool], indent: str) -> list[str]:
+        return [indent + line for line in body(rule, needed)]
 
-    return source
+    if arity == 1:
+        lines = ["def apply(a):", "    x0 = a._data", *block([True], "    ")]
+        return "\n".join([*lines, _NODE.format(b="None", gb="None")])
+    lines = [
+        "def apply(a, b):",
+        "    if a.__class__ is Value:",
+        "        x0 = a._data",
+        "        if b.__class__ is Value:",
+        "            x1 = b._data",
+        *block([True, True], "            "),
+        "        else:",
+        _NUMBER.format(i="            ", v="b"),
+        "            x1 = b",
+        *block([True, False], "            "),
+        "    else:",
+        _NUMBER.format(i="        ", v="a"),
+        "        x0 = a",
+        "        x1 = b._data",
+        *block([False, True], "        "),
+    ]
+    return "\n".join([*lines, _NODE.format(b="b", gb="gb")])
 
 
-def _compiled_apply(op: Op) -> Callable[..., Value]:
-    source = _compiled_source(op.arity)(op.rule)  # type: ignore[arg-type]
-    scope: dict[str, Any] = {}
+def _compiled_apply(op: Op, body: Body) -> Callable[..., Value]:
+    source = _apply_source(op.rule, op.arity, body)  # type: ignore[arg-type]
     code = compile(
-        f"def make(op):\n{textwrap.indent(source, '    ')}\n    return apply",
+        f"def make(op, rule):\n{textwrap.indent(source, '    ')}\n    return apply",
         f"<apply {op.name}>",
         "exec",
     )
+    scope: dict[str, Any] = {}
     exec(code, _APPLY_GLOBALS, scope)
-    apply = scope["make"](op)
+    apply = scope["make"](op, op.rule)
     apply.__doc__ = f"{op.name}: written from its rule (see engine._compiled_apply)\n\n{source}"
     return apply
 
 
-_APPLY_GLOBALS = globals()
-_APPLY_GLOBALS.update(symbolic.FUNCTIONS, _inf=math.inf, _nan=math.nan)
+_APPLY_GLOBALS = globals()  # `_slow` must be read where the engine sets it
+_APPLY_GLOBALS.update(symbolic.FUNCTIONS, _inf=math.inf, _nan=math.nan, _FLOAT=FLOAT)
 
 
 def _builtin(p: ops.Primitive) -> Op:
     op = Op(p.name, p.rule, p.arity, p.symbol)
     if p.arity in (1, 2):
-        op.apply = _compiled_apply(op)
+        op.apply = _compiled_apply(op, _symbolic_body)
     return op
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any
 
 from autograd_core.engine import FLOAT, Observer, Value, observing, walk
@@ -139,6 +140,22 @@ class Tracer(Observer):
         )
 
     allow_retrace_hint = True
+
+    def warn_data_reads(self, frozen_into: str, stacklevel: int = 3) -> None:
+        """A TracingWarning naming where the function read `.data` (if it did)."""
+        if not self.data_reads:
+            return
+        reads = self.data_reads
+        more = f" (and {len(reads) - 1} more)" if len(reads) > 1 else ""
+        warnings.warn(
+            TracingWarning(
+                f"the function read .data at {reads[0]}{more}: the number read is frozen into "
+                f"{frozen_into}. If it decided anything (a branch, a constant), results for "
+                "other numbers will be wrong; compare Values instead, which is detected. A read "
+                "only for display is harmless."
+            ),
+            stacklevel=stacklevel + 1,
+        )
 
     def _value_at(self, x: Any) -> float:
         """`x` as the function would compute it at the numbers in `at`."""
