@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from autograd_core.engine import Value
+from autograd_core.errors import as_float, cut, describe, is_number
 from autograd_core.files import atomic_write
 
 __all__ = ["FORMAT", "Module", "read_weights_file", "weights_file_cap"]
@@ -70,7 +71,7 @@ class Module:
         """
         if not isinstance(state, Mapping):
             raise TypeError(
-                f"load_state_dict needs a mapping of names to numbers, got {state!r}"[:200]
+                f"load_state_dict needs a mapping of names to numbers, got {describe(state)}"
             )
         named = self.named_parameters()
         expected = [name for name, _ in named]
@@ -146,12 +147,10 @@ class Module:
 
 
 def _finite_number(x: object, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"parameter {name} must be a number, got {type(x).__name__}: {x!r}"[:200])
-    try:
-        v = float(x)
-    except OverflowError:
-        raise ValueError(f"parameter {name} is too large for a float: {str(x)[:40]}...") from None
+    # A bool is a number elsewhere, but `true` in a weights file is damage, not a weight.
+    if not is_number(x) or isinstance(x, bool):
+        raise TypeError(f"parameter {name} must be a number, got {describe(x)}")
+    v = as_float(x, f"parameter {name}")
     if not math.isfinite(v):
         raise ValueError(f"parameter {name} must be finite, got {v!r}")
     return v
@@ -221,7 +220,7 @@ def read_weights_file(path: str | os.PathLike, max_bytes: int) -> dict[str, Any]
         raise ValueError(f"{path} is not a weights file written by Module.save()")
     if document.get("version") != FORMAT_VERSION:
         raise ValueError(
-            f"{path} has weights format version {repr(document.get('version'))[:40]}; "
+            f"{path} has weights format version {cut(repr(document.get('version')), 40)}; "
             f"this code reads version {FORMAT_VERSION}"
         )
     params = document.get("parameters")
