@@ -177,39 +177,49 @@ def read_weights_file(path: str | os.PathLike, max_bytes: int) -> dict[str, Any]
     missing parameters object and a failed checksum.
     """
     path = Path(path)
+    document = _parse_weights(path, _read_capped(path, max_bytes))
+    _check_checksum(path, document)
+    return document
+
+
+def _read_capped(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`, never blocking on a FIFO or device."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(
+                    f"{path} is not a regular file ({_file_kind(info.st_mode)}): "
+                    "refusing to read it as a weights file"
+                )
+            if info.st_size > max_bytes:
+                raise ValueError(
+                    f"{path} is {info.st_size} bytes, more than the {max_bytes} bytes a weights "
+                    "file for this model can take: refusing to read it"
+                )
+            chunks = []
+            size = 0
+            while size <= max_bytes:
+                chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
     except OSError as e:
         raise OSError(f"cannot read weights file {str(path)!r}: {e.strerror or e}") from None
+    if size > max_bytes:
+        raise ValueError(f"{path} grew past {max_bytes} bytes while read: refusing it")
+    return b"".join(chunks)
+
+
+def _parse_weights(path: Path, data: bytes) -> dict[str, Any]:
+    """The JSON document, checked to be a weights file of this version with parameters."""
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(
-                f"{path} is not a regular file ({_file_kind(info.st_mode)}): "
-                "refusing to read it as a weights file"
-            )
-        if info.st_size > max_bytes:
-            raise ValueError(
-                f"{path} is {info.st_size} bytes, more than the {max_bytes} bytes a weights "
-                "file for this model can take: refusing to read it"
-            )
-        chunks = []
-        size = 0
-        while size <= max_bytes:
-            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > max_bytes:
-            raise ValueError(f"{path} grew past {max_bytes} bytes while read: refusing it")
-    except OSError as e:
-        raise OSError(f"cannot read weights file {str(path)!r}: {e.strerror or e}") from None
-    finally:
-        os.close(fd)
-    try:
-        document = json.loads(b"".join(chunks).decode("utf-8"), parse_constant=_reject_constant)
+        document = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as e:
         raise ValueError(f"{path} is not a valid weights file (damaged JSON: {e})") from None
     except RecursionError:
@@ -223,11 +233,15 @@ def read_weights_file(path: str | os.PathLike, max_bytes: int) -> dict[str, Any]
             f"{path} has weights format version {cut(repr(document.get('version')), 40)}; "
             f"this code reads version {FORMAT_VERSION}"
         )
-    params = document.get("parameters")
-    if not isinstance(params, dict):
+    if not isinstance(document.get("parameters"), dict):
         raise ValueError(f"{path} has no 'parameters' object: the file is damaged")
+    return document
+
+
+def _check_checksum(path: Path, document: dict[str, Any]) -> None:
+    """Refuse a file whose numbers changed after saving."""
     # Files from before the architecture was stored were summed over the parameters only.
-    body = {"parameters": params}
+    body = {"parameters": document["parameters"]}
     if "architecture" in document:
         body["architecture"] = document["architecture"]
     try:
@@ -238,7 +252,6 @@ def read_weights_file(path: str | os.PathLike, max_bytes: int) -> dict[str, Any]
         raise ValueError(
             f"{path} fails its checksum: the numbers were changed or damaged after saving"
         )
-    return document
 
 
 def _file_kind(mode: int) -> str:
