@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autograd_core.engine import Value, topological_order
+from autograd_core.errors import cut, describe
 from autograd_core.files import atomic_write
 from autograd_core.graph import consumer_counts
 
@@ -183,7 +184,7 @@ def _num(x: Any) -> str:
     try:
         return f"{float(x):.4g}"
     except (TypeError, ValueError, OverflowError):
-        return _text_escape(repr(x)[:40])
+        return _text_escape(cut(repr(x), 40))
 
 
 # Every user string (labels, op symbols, edge labels) reaches DOT through one of
@@ -284,6 +285,44 @@ def to_digraph(
     `clusters=False` draws no module boxes. Graphs with more than `max_nodes`
     Values raise ValueError (None: no limit).
     """
+    marked = _check_options(root, rankdir, max_nodes, edge_label, highlight)
+    order = topological_order(root)
+    if max_nodes is not None and len(order) > max_nodes:
+        raise ValueError(
+            f"this graph has {len(order)} Value nodes, more than max_nodes={max_nodes}: "
+            "too many to read in one drawing. Draw one example instead (e.g. the model "
+            "applied to a single input, or the loss of one data point), or raise max_nodes."
+        )
+    ids = {node: f"v{i}" for i, node in enumerate(order)}
+    uses = consumer_counts(order)
+
+    import graphviz
+
+    dot = graphviz.Digraph(
+        name="autograd",
+        graph_attr={"rankdir": rankdir},
+        node_attr={"fontname": "Helvetica", "fontsize": "11"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9"},
+    )
+
+    def add_nodes(graph: graphviz.Digraph, nodes: list[Value]) -> None:
+        _add_nodes(graph, nodes, ids, uses, marked)
+
+    if clusters:
+        owner = module_paths(order)
+        _add_clusters(dot, order, owner, add_nodes)
+        top = [node for node in order if owner[node] is None]
+    else:
+        top = order
+    add_nodes(dot, top)
+    _add_edges(dot, order, ids, marked, edge_labels, edge_label)
+    return dot
+
+
+def _check_options(
+    root: Any, rankdir: Any, max_nodes: Any, edge_label: Any, highlight: Any
+) -> set[Value]:
+    """Refuse bad arguments of `to_digraph`; the set of Values to highlight."""
     if not isinstance(root, Value):
         raise TypeError(f"to_digraph() needs a Value to draw, got {type(root).__qualname__}")
     if rankdir not in ("LR", "TB"):
@@ -309,52 +348,44 @@ def to_digraph(
     marked: set[Value] = set()
     for v in highlight or ():
         if not isinstance(v, Value):
-            raise TypeError(f"highlight must hold Values, got {type(v).__qualname__}: {v!r}")
+            raise TypeError(f"highlight must hold Values, got {describe(v)}")
         marked.add(v)
+    return marked
 
-    order = topological_order(root)
-    if max_nodes is not None and len(order) > max_nodes:
-        raise ValueError(
-            f"this graph has {len(order)} Value nodes, more than max_nodes={max_nodes}: "
-            "too many to read in one drawing. Draw one example instead (e.g. the model "
-            "applied to a single input, or the loss of one data point), or raise max_nodes."
-        )
-    ids = {node: f"v{i}" for i, node in enumerate(order)}
-    uses = consumer_counts(order)
 
-    import graphviz
-
-    dot = graphviz.Digraph(
-        name="autograd",
-        graph_attr={"rankdir": rankdir},
-        node_attr={"fontname": "Helvetica", "fontsize": "11"},
-        edge_attr={"fontname": "Helvetica", "fontsize": "9"},
-    )
-
-    def add_nodes(graph: graphviz.Digraph, nodes: list[Value]) -> None:
-        for node in nodes:
-            attrs = {"shape": "record", "label": _value_label(node, uses[node])}
-            if uses[node] > 1:
-                attrs.update(color=_FAN_OUT_COLOR, penwidth="2")
+def _add_nodes(
+    graph: graphviz.Digraph,
+    nodes: list[Value],
+    ids: dict[Value, str],
+    uses: dict[Value, int],
+    marked: set[Value],
+) -> None:
+    """A record per Value and an ellipse per op, fan-out and highlighted nodes marked."""
+    for node in nodes:
+        attrs = {"shape": "record", "label": _value_label(node, uses[node])}
+        if uses[node] > 1:
+            attrs.update(color=_FAN_OUT_COLOR, penwidth="2")
+        if node in marked:
+            attrs.update(
+                color=_HIGHLIGHT_COLOR, penwidth="3", style="filled", fillcolor="mistyrose"
+            )
+        graph.node(ids[node], **attrs)
+        if not node.is_leaf:
+            op_attrs = {"shape": "ellipse", "label": _op_label(node)}
             if node in marked:
-                attrs.update(
-                    color=_HIGHLIGHT_COLOR, penwidth="3", style="filled", fillcolor="mistyrose"
-                )
-            graph.node(ids[node], **attrs)
-            if not node.is_leaf:
-                op_attrs = {"shape": "ellipse", "label": _op_label(node)}
-                if node in marked:
-                    op_attrs.update(color=_HIGHLIGHT_COLOR, penwidth="3")
-                graph.node(ids[node] + "_op", **op_attrs)
+                op_attrs.update(color=_HIGHLIGHT_COLOR, penwidth="3")
+            graph.node(ids[node] + "_op", **op_attrs)
 
-    if clusters:
-        owner = module_paths(order)
-        _add_clusters(dot, order, owner, add_nodes)
-        top = [node for node in order if owner[node] is None]
-    else:
-        top = order
-    add_nodes(dot, top)
 
+def _add_edges(
+    dot: graphviz.Digraph,
+    order: list[Value],
+    ids: dict[Value, str],
+    marked: set[Value],
+    edge_labels: bool,
+    edge_label: EdgeLabel | None,
+) -> None:
+    """parent -> op -> child, one edge per Value operand, labelled as asked."""
     for node in order:
         if node.is_leaf:
             continue
@@ -371,7 +402,6 @@ def to_digraph(
             dot.edge(ids[parent], op_id, **attrs)
         attrs = {"color": _HIGHLIGHT_COLOR, "penwidth": "3"} if node in marked else {}
         dot.edge(op_id, ids[node], **attrs)
-    return dot
 
 
 draw_dot = to_digraph
@@ -448,7 +478,7 @@ def _pipe_svg(dot: graphviz.Digraph) -> bytes:
 
 def _failure_message(root: Value, target: Path | None, error: subprocess.CalledProcessError) -> str:
     """What was being drawn, where to, and the first lines `dot` wrote on stderr."""
-    what = f"the graph of {root.label!r}"[:200] if root.label else "the graph"
+    what = cut(f"the graph of {root.label!r}", 200) if root.label else "the graph"
     nodes = len(topological_order(root))
     where = f" to {str(target)!r}" if target is not None else ""
     said = error.stderr or b""
@@ -461,7 +491,7 @@ def _failure_message(root: Value, target: Path | None, error: subprocess.CalledP
         "Labels are escaped before they reach dot, so if a label caused this, please "
         "report it with the label."
     )
-    return message[:600]
+    return cut(message, 600)
 
 
 def render_svg(

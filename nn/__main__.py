@@ -89,12 +89,16 @@ def _points(text: str) -> int:
     return n
 
 
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
 def _number(low: float, low_ok: bool) -> Any:
     def parse(text: str) -> float:
-        try:
-            x = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        x = _float(text)
         if not math.isfinite(x) or x < low or (x == low and not low_ok):
             bound = f">= {low:g}" if low_ok else f"> {low:g}"
             raise argparse.ArgumentTypeError(f"expected a finite number {bound}, got {text!r}")
@@ -104,10 +108,7 @@ def _number(low: float, low_ok: bool) -> Any:
 
 
 def _finite(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    x = _float(text)
     if not math.isfinite(x):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return x
@@ -197,6 +198,15 @@ def build_train_parser(prog: str = "autograd-train") -> argparse.ArgumentParser:
 
 
 def _train_options(t: argparse.ArgumentParser) -> None:
+    """The options of `train`, by theme, in the order --help lists them."""
+    _data_options(t)
+    _model_options(t)
+    _training_options(t)
+    _run_options(t)
+
+
+def _data_options(t: argparse.ArgumentParser) -> None:
+    """The data set and its size and noise."""
     t.add_argument(
         "--data",
         default="moons",
@@ -216,6 +226,10 @@ def _train_options(t: argparse.ArgumentParser) -> None:
         default=None,
         help="noise for moons, circles, spirals (default: 0.1 for moons, 0.05 otherwise)",
     )
+
+
+def _model_options(t: argparse.ArgumentParser) -> None:
+    """The model: layer sizes, activations and initialisation."""
     t.add_argument(
         "--layers",
         type=_layers,
@@ -239,6 +253,10 @@ def _train_options(t: argparse.ArgumentParser) -> None:
         choices=INITS,
         help="weight initialisation: micrograd's uniform(-1, 1), Xavier/Glorot or He",
     )
+
+
+def _training_options(t: argparse.ArgumentParser) -> None:
+    """The loss and the optimisation, the seed and the held-out part."""
     t.add_argument(
         "--loss",
         default="auto",
@@ -288,6 +306,10 @@ def _train_options(t: argparse.ArgumentParser) -> None:
         help="fraction of the data held out (seeded by --seed) to report test accuracy "
         "(default 0.2 for digits, 0 for the toy sets, which micrograd trains on whole)",
     )
+
+
+def _run_options(t: argparse.ArgumentParser) -> None:
+    """Where the results go, which extra files, and how the steps run."""
     t.add_argument(
         "--out",
         default="out",
@@ -337,19 +359,35 @@ def _train_options(t: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> None:
     """Checks that need several options together; raise UsageError."""
     dataset = DATASETS[args.data]
+    _fill_defaults(args, dataset)
+    _check_data_model_and_loss(args, dataset)
+    _check_run_options(args)
+    _check_memory(args, dataset)
+
+
+def _fill_defaults(args: argparse.Namespace, dataset: Any) -> None:
+    """Replace each `auto` (or unset) option by what fits the data set and the loss."""
     if args.loss == "auto":
         args.loss = (
             "mse" if dataset.is_regression else ("hinge" if dataset.classes == 2 else "softmax-ce")
         )
     if args.layers is None:
         args.layers = [16, 16, 1] if dataset.classes == 2 else [32, dataset.classes]
+    if args.test_fraction is None:
+        args.test_fraction = 0.2 if args.data == "digits" else 0.0
+    if args.lr == "auto":
+        args.lr = 0.1 if dataset.is_regression else "demo"
+    if args.output_activation == "auto":
+        args.output_activation = "sigmoid" if args.loss == "bce" else "linear"
+
+
+def _check_data_model_and_loss(args: argparse.Namespace, dataset: Any) -> None:
+    """The data set, the last layer, the loss and the optimiser must fit together."""
     if dataset.classes > 2 and args.loss != "softmax-ce":
         raise UsageError(
             f"{args.data} has {dataset.classes} classes: use --loss softmax-ce "
             f"(with {dataset.classes} outputs)"
         )
-    if args.test_fraction is None:
-        args.test_fraction = 0.2 if args.data == "digits" else 0.0
     if not args.test_fraction < 1:
         raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction:g}")
     if dataset.is_regression and args.loss in CLASSIFICATION_LOSSES:
@@ -368,14 +406,14 @@ def _check(args: argparse.Namespace) -> None:
         )
     if args.momentum >= 1:
         raise UsageError(f"--momentum must be in [0, 1), got {args.momentum:g}")
-    if args.lr == "auto":
-        args.lr = 0.1 if dataset.is_regression else "demo"
-    if args.output_activation == "auto":
-        args.output_activation = "sigmoid" if args.loss == "bce" else "linear"
     if args.loss == "bce" and args.output_activation != "sigmoid":
         raise UsageError(
             "--loss bce needs probabilities: use --output-activation sigmoid (or bce-logits)"
         )
+
+
+def _check_run_options(args: argparse.Namespace) -> None:
+    """--compiled/--batched, --onnx and --out, before any work is done."""
     if args.compiled and args.batched:
         raise UsageError("give --compiled or --batched, not both")
     if args.compiled and args.batch_size is not None:
@@ -396,7 +434,6 @@ def _check(args: argparse.Namespace) -> None:
             raise UsageError(f"--out {args.out!r} exists and is not a folder")
     except ValueError as e:  # a NUL byte in the path
         raise UsageError(f"--out {args.out!r} is not a valid path: {e}") from None
-    _check_memory(args, dataset)
 
 
 def _check_memory(args: argparse.Namespace, dataset: Any) -> None:
@@ -428,16 +465,13 @@ def _load_data(args: argparse.Namespace) -> tuple[list, list]:
 
 
 def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
+    """`train`: check the outputs can be written, train, report, write the files."""
     folder = Path(args.out)
     # before training: a folder that cannot be written must not cost the run
     cli_checks.check_outputs(
         folder, ["weights.json", "loss.png", "decision_boundary.png", "network.svg"]
     )
-    X, y = _load_data(args)
-    test = None
-    if args.test_fraction:
-        X, y, X_test, y_test = train_test_split(X, y, args.test_fraction, seed=args.seed)
-        test = (X_test, y_test)
+    X, y, test = _split_data(args)
     model = MLP(
         len(X[0]),
         args.layers,
@@ -446,30 +480,62 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         init=args.init,
         seed=args.seed,
     )
-    steps = args.steps
-    if args.lr == "demo":
-        lr: Any = lambda k: 1.0 - 0.9 * k / steps  # noqa: E731  (micrograd: 1.0 - 0.9*k/100)
-        lr_text = f"1.0 - 0.9*k/{steps}"
-    else:
-        lr, lr_text = args.lr, f"{args.lr:g}"
+    lr, lr_text = _learning_rate(args)
     l2_text = f" + {args.l2:g} * L2" if args.l2 else ""
     held_out = f", {len(test[0])} held out for testing" if test else ""
     print(
         f"data {args.data} ({len(X)} points{held_out}) | {model!r}, "
         f"{len(model.parameters())} parameters | "
-        f"loss {args.loss}{l2_text} | lr {lr_text} | {steps} steps",
+        f"loss {args.loss}{l2_text} | lr {lr_text} | {args.steps} steps",
         file=out,
     )
     recorder = (
-        explorer_page.Recorder(model, X, y, steps=steps, loss=args.loss) if args.html else None
+        explorer_page.Recorder(model, X, y, steps=args.steps, loss=args.loss) if args.html else None
     )
     started = time.perf_counter()
-    history: History = train(
+    history = _train(args, model, X, y, test, lr, recorder)
+    _report(args, history, time.perf_counter() - started, len(X), out)
+    written = [model.save(folder / "weights.json")]
+    if args.onnx:
+        written.append(model.export_onnx(folder / "model.onnx"))
+    written += _draw_pictures(args, model, X, y, history, recorder, folder, err)
+    print("wrote " + ", ".join(str(p) for p in written), file=out)
+    return 0
+
+
+def _split_data(args: argparse.Namespace) -> tuple[list, list, tuple[list, list] | None]:
+    """The training examples, and the held-out ones (None without --test-fraction)."""
+    X, y = _load_data(args)
+    if not args.test_fraction:
+        return X, y, None
+    X, y, X_test, y_test = train_test_split(X, y, args.test_fraction, seed=args.seed)
+    return X, y, (X_test, y_test)
+
+
+def _learning_rate(args: argparse.Namespace) -> tuple[Any, str]:
+    """The learning rate (a number or micrograd's schedule) and how the summary shows it."""
+    steps = args.steps
+    if args.lr == "demo":
+        lr: Any = lambda k: 1.0 - 0.9 * k / steps  # noqa: E731  (micrograd: 1.0 - 0.9*k/100)
+        return lr, f"1.0 - 0.9*k/{steps}"
+    return args.lr, f"{args.lr:g}"
+
+
+def _train(
+    args: argparse.Namespace,
+    model: MLP,
+    X: list,
+    y: list,
+    test: tuple[list, list] | None,
+    lr: Any,
+    recorder: Any,
+) -> History:
+    return train(
         model,
         X,
         y,
         loss=args.loss,
-        steps=steps,
+        steps=args.steps,
         lr=lr,
         momentum=args.momentum,
         batch_size=args.batch_size,
@@ -482,7 +548,10 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         test=test,
         callback=recorder,
     )
-    seconds = time.perf_counter() - started
+
+
+def _report(args: argparse.Namespace, history: History, seconds: float, n: int, out: Any) -> None:
+    """The final loss and accuracy, and the step that first classified every example."""
     acc = (
         "n/a (regression)"
         if history.final_accuracy is None
@@ -502,14 +571,27 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
     elif first:
         # history.accuracy is measured on each step's mini-batch, not on the training set.
         print(
-            f"100% accuracy on a mini-batch ({args.batch_size} of {len(X)} points) first "
+            f"100% accuracy on a mini-batch ({args.batch_size} of {n} points) first "
             f"reached at step {first[0]}; on the full training set: {acc} after training",
             file=out,
         )
 
-    written = [model.save(folder / "weights.json")]
-    if args.onnx:
-        written.append(model.export_onnx(folder / "model.onnx"))
+
+def _draw_pictures(
+    args: argparse.Namespace,
+    model: MLP,
+    X: list,
+    y: list,
+    history: History,
+    recorder: Any,
+    folder: Path,
+    err: Any,
+) -> list[Path]:
+    """Draw loss.png, decision_boundary.png, network.svg and explorer.html; the files written.
+
+    A missing optional package (matplotlib, the drawing module) or Graphviz's
+    `dot` costs that one picture, with a note on `err`, not the run.
+    """
     title = f"{args.data}: {model!r}"
     pictures: list[tuple[str, Callable[[], Path]]] = [
         ("loss.png", lambda: plots.loss_curve(history, folder / "loss.png", title=title))
@@ -533,17 +615,15 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
     if recorder is not None:
         page = folder / "explorer.html"
         pictures.append((page.name, lambda: recorder.write(page, history, title=title)))
+    written = []
     for name, draw in pictures:
-        # A missing optional package (matplotlib, the drawing module) or Graphviz's
-        # `dot` costs that one picture, not the run.
         try:
             written.append(draw())
         except ImportError as e:
             print(f"note: {name} skipped: {e}", file=err)
         except (RuntimeError, ValueError, subprocess.SubprocessError) as e:
             print(f"note: {name} skipped: {type(e).__name__}: {e}", file=err)
-    print("wrote " + ", ".join(str(p) for p in written), file=out)
-    return 0
+    return written
 
 
 def _predict(args: argparse.Namespace, out: Any) -> int:
@@ -570,17 +650,12 @@ def main(argv: Sequence[str] | None = None, *, _train_only: bool = False) -> int
         parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
-        if args.command == "train":
-            _check(args)
-    except UsageError as e:
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
-        return 2
-    except SystemExit as e:  # --help
-        return e.code if isinstance(e.code, int) else 0
-    try:
         if args.command == "predict":
             return _predict(args, sys.stdout)
+        _check(args)
         return _run(args, sys.stdout, sys.stderr)
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
     except UsageError as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2

@@ -23,10 +23,12 @@ NumPy pairwise).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from autograd_core.engine import Value, primitive
+from autograd_core.errors import as_float, describe, is_number
 from nn.losses import LOSSES
 
 __all__ = ["BatchedTrainer", "maximum", "per_example_loss"]
@@ -151,10 +153,11 @@ class BatchedTrainer:
         if name == "softmax-ce":
             rows = []
             for k in y:
-                if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < self.classes:
+                index = isinstance(k, numbers.Integral) and not isinstance(k, bool)
+                if not index or not 0 <= k < self.classes:
                     raise ValueError(
                         f"softmax_cross_entropy targets must be class indices "
-                        f"0..{self.classes - 1}, got {k!r}"
+                        f"0..{self.classes - 1}, got {describe(k)}"
                     )
                 row = [0.0] * self.classes
                 row[k] = 1.0
@@ -164,13 +167,15 @@ class BatchedTrainer:
         for t in y:
             ts = t if isinstance(t, (list, tuple)) else [t]
             for v in ts:
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    raise TypeError(f"{name or 'loss'} targets must be finite numbers, got {v!r}")
+                if not is_number(v):
+                    raise TypeError(f"{name or 'loss'} targets must be numbers, got {describe(v)}")
+                if not math.isfinite(v):
+                    raise ValueError(f"{name or 'loss'} targets must be finite, got {describe(v)}")
                 if name == "hinge" and v not in (-1, 1):
                     raise ValueError(f"hinge targets must be -1 or +1, got {float(v)!r}")
                 if name in ("bce", "bce-logits") and not 0 <= v <= 1:
                     raise ValueError(f"{name} targets must be in [0, 1], got {float(v)!r}")
-            out.append([float(v) for v in t] if isinstance(t, (list, tuple)) else float(t))
+            out.append([as_float(v, "target") for v in ts] if ts is t else as_float(t, "target"))
         return out
 
     # -- one step --------------------------------------------------------------

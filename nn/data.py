@@ -11,11 +11,13 @@ line; `train_test_split` holds out a seeded test set.
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from autograd_core.errors import describe, is_number
 from nn.layers import make_rng
 
 __all__ = [
@@ -74,10 +76,14 @@ def not_(signed: bool = False) -> Data:
 
 
 def _check(n: int, noise: float) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an int >= 2, got {n!r}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    if not is_number(n):
+        raise TypeError(f"n must be an int >= 2, got {describe(n)}")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
+        raise ValueError(f"n must be an int >= 2, got {describe(n)}")
+    if not is_number(noise):
+        raise TypeError(f"noise must be a finite number >= 0, got {describe(noise)}")
+    if not 0 <= noise < math.inf:
+        raise ValueError(f"noise must be a finite number >= 0, got {describe(noise)}")
 
 
 def _shuffled(
@@ -142,8 +148,10 @@ def spirals(
 ) -> Data:
     """Two interleaved spirals, one turned half a circle from the other: hard for small nets."""
     _check(n, noise)
-    if isinstance(turns, bool) or not isinstance(turns, (int, float)) or not 0 < turns <= 10:
-        raise ValueError(f"turns must be a number in (0, 10], got {turns!r}")
+    if not is_number(turns):
+        raise TypeError(f"turns must be a number in (0, 10], got {describe(turns)}")
+    if not 0 < turns <= 10:
+        raise ValueError(f"turns must be a number in (0, 10], got {describe(turns)}")
     rng = make_rng(seed)
     n0 = n // 2
     n1 = n - n0
@@ -210,12 +218,10 @@ def train_test_split(
     Returns `(X_train, y_train, X_test, y_test)`; both parts keep at least
     one example, or it is a ValueError.
     """
-    if (
-        isinstance(test_fraction, bool)
-        or not isinstance(test_fraction, (int, float))
-        or not 0 < test_fraction < 1
-    ):
-        raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
+    if not is_number(test_fraction):
+        raise TypeError(f"test_fraction must be a number in (0, 1), got {describe(test_fraction)}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be a number in (0, 1), got {describe(test_fraction)}")
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
     n = len(X)

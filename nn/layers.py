@@ -13,11 +13,13 @@ weight is which.
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from collections.abc import Sequence
 from typing import Any
 
 from autograd_core.engine import Value, linear
+from autograd_core.errors import as_float, describe, is_number
 from nn.module import Module
 
 __all__ = ["ACTIVATIONS", "INITS", "MLP", "Layer", "Neuron", "make_rng"]
@@ -34,11 +36,9 @@ def make_rng(seed: int | random.Random | None) -> random.Random:
         return random.Random(0)
     if isinstance(seed, random.Random):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(
-            f"seed must be an int or a random.Random, got {type(seed).__name__}: {seed!r}"
-        )
-    return random.Random(seed)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int or a random.Random, got {describe(seed)}")
+    return random.Random(int(seed))
 
 
 def _check_activation(activation: str | None) -> str:
@@ -49,10 +49,17 @@ def _check_activation(activation: str | None) -> str:
     return activation
 
 
-def _check_size(n: object, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{what} must be a positive int, got {n!r}")
-    return n
+def positive_int(n: object, what: str) -> int:
+    """`n` as an int >= 1: any integer type (numpy's too) but a bool.
+
+    TypeError for what is not a number, ValueError for a number that is not a
+    positive integer (0, 3.5, True).
+    """
+    if not is_number(n):
+        raise TypeError(f"{what} must be a positive int, got {describe(n)}")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"{what} must be a positive int, got {describe(n)}")
+    return int(n)
 
 
 def _weight_bound(init: str, fan_in: int, fan_out: int) -> float:
@@ -73,28 +80,20 @@ def _inputs(x: Any, nin: int, owner: str) -> list:
     `linear` node take the all-Values fast path; the labels name the inputs
     in drawn graphs.
     """
-    if isinstance(x, (Value, int, float)) and not isinstance(x, bool) and nin == 1:
+    if (isinstance(x, Value) or is_number(x)) and nin == 1:
         x = [x]  # a one-input model accepts a bare number
     if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
-        raise TypeError(
-            f"{owner} expected a sequence of {nin} input(s), got {type(x).__name__}: {x!r}"[:200]
-        )
+        raise TypeError(f"{owner} expected a sequence of {nin} input(s), got {describe(x)}")
     if len(x) != nin:
         raise ValueError(f"{owner} expected {nin} input(s), got {len(x)}")
     out = []
     for i, xi in enumerate(x):
         if xi.__class__ is Value:
             out.append(xi)
-        elif isinstance(xi, (int, float)) and not isinstance(xi, bool):
-            out.append(Value(xi, f"x[{i}]"))
+        elif is_number(xi):
+            out.append(Value(as_float(xi, f"{owner} input {i}"), f"x[{i}]"))
         else:
-            try:  # numpy scalars and other real numbers
-                out.append(Value(xi, f"x[{i}]"))
-            except TypeError:
-                raise TypeError(
-                    f"{owner} input {i} must be a number or a Value, got {type(xi).__name__}: "
-                    f"{xi!r}"[:200]
-                ) from None
+            raise TypeError(f"{owner} input {i} must be a number or a Value, got {describe(xi)}")
     return out
 
 
@@ -115,11 +114,11 @@ class Neuron(Module):
         fan_out: int = 1,
         _label: bool = True,
     ) -> None:
-        self.nin = _check_size(nin, "nin")
+        self.nin = positive_int(nin, "nin")
         self.activation = _check_activation(activation)
         self.bias = bool(bias)
         self.init = init
-        bound = _weight_bound(init, nin, _check_size(fan_out, "fan_out"))
+        bound = _weight_bound(init, nin, positive_int(fan_out, "fan_out"))
         rng = make_rng(seed)
         self.w = [Value(rng.uniform(-bound, bound)) for _ in range(nin)]
         self.b = Value(0.0) if self.bias else None
@@ -175,8 +174,8 @@ class Layer(Module):
         seed: int | random.Random | None = 0,
         _label: bool = True,
     ) -> None:
-        self.nin = _check_size(nin, "nin")
-        self.nout = _check_size(nout, "nout")
+        self.nin = positive_int(nin, "nin")
+        self.nout = positive_int(nout, "nout")
         rng = make_rng(seed)
         self.neurons = [
             Neuron(nin, activation, bias, init=init, seed=rng, fan_out=nout, _label=False)
@@ -236,10 +235,10 @@ class MLP(Module):
         init: str = "uniform",
         seed: int | random.Random | None = 0,
     ) -> None:
-        self.nin = _check_size(nin, "nin")
+        self.nin = positive_int(nin, "nin")
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
             raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
-        sizes = [_check_size(n, f"layer size {i}") for i, n in enumerate(nouts)]
+        sizes = [positive_int(n, f"layer size {i}") for i, n in enumerate(nouts)]
         self.nouts = sizes
         self.activation = _check_activation(activation)
         self.output_activation = _check_activation(output_activation)

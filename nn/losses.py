@@ -14,10 +14,12 @@ match it to the last bit.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from autograd_core.engine import Value, linear
+from autograd_core.errors import as_float, describe, is_number
 
 __all__ = [
     "LOSSES",
@@ -37,9 +39,9 @@ Scalar = Value | Number
 
 def _batch(predictions: Any, targets: Any, name: str) -> tuple[list, list]:
     """Predictions and targets as two equal-length, non-empty lists."""
-    if isinstance(predictions, (Value, int, float)):
+    if isinstance(predictions, Value) or is_number(predictions):
         predictions = [predictions]
-    if isinstance(targets, (int, float)) and not isinstance(targets, bool):
+    if is_number(targets):
         targets = [targets]
     if not isinstance(predictions, Sequence) or not isinstance(targets, Sequence):
         raise TypeError(
@@ -57,9 +59,9 @@ def _batch(predictions: Any, targets: Any, name: str) -> tuple[list, list]:
 
 
 def _target(t: object, name: str) -> float:
-    if isinstance(t, bool) or not isinstance(t, (int, float)):
-        raise TypeError(f"{name} targets must be numbers, got {type(t).__name__}: {t!r}"[:200])
-    t = float(t)
+    if not is_number(t):
+        raise TypeError(f"{name} targets must be numbers, got {describe(t)}")
+    t = as_float(t, f"{name} target")
     if not math.isfinite(t):
         raise ValueError(f"{name} targets must be finite, got {t!r}")
     return t
@@ -73,9 +75,8 @@ def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Scalar, floa
         if isinstance(p, (list, tuple)):  # several outputs, several targets
             if not isinstance(t, (list, tuple)) or len(t) != len(p):
                 raise ValueError(
-                    f"{name}: a prediction with {len(p)} outputs needs as many targets, got {t!r}"[
-                        :200
-                    ]
+                    f"{name}: a prediction with {len(p)} outputs needs as many targets, "
+                    f"got {describe(t)}"
                 )
             pairs.extend((_value(pi, name), _target(ti, name)) for pi, ti in zip(p, t))
         else:
@@ -87,11 +88,9 @@ def _value(p: object, name: str) -> Value:
     """A prediction as a Value (a plain number becomes a leaf), so every loss returns a Value."""
     if isinstance(p, Value):
         return p
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
-        raise TypeError(
-            f"{name} predictions must be Values or numbers, got {type(p).__name__}: {p!r}"[:200]
-        )
-    return Value(p)
+    if not is_number(p):
+        raise TypeError(f"{name} predictions must be Values or numbers, got {describe(p)}")
+    return Value(as_float(p, f"{name} prediction"))
 
 
 def _mean(terms: list) -> Value:
@@ -194,6 +193,11 @@ def log_sum_exp(logits: Sequence[Scalar]) -> Value:
     return sum((z - m).exp() for z in zs).log() + m
 
 
+def _is_index(k: object) -> bool:
+    """A class index: any integer (numpy's included) but a bool."""
+    return isinstance(k, numbers.Integral) and not isinstance(k, bool)
+
+
 def softmax_cross_entropy(logits: Any, targets: Any) -> Value:
     """Mean of -log(softmax(z)[target]) = log_sum_exp(z) - z[target], one class index per example.
 
@@ -202,7 +206,7 @@ def softmax_cross_entropy(logits: Any, targets: Any) -> Value:
     """
     if logits and isinstance(logits, Sequence) and not isinstance(logits[0], Sequence):
         logits = [logits]  # one example
-    if isinstance(targets, int) and not isinstance(targets, bool):
+    if _is_index(targets):
         targets = [targets]
     if not isinstance(logits, Sequence) or not isinstance(targets, Sequence):
         raise TypeError("softmax_cross_entropy needs lists of logits and of class indices")
@@ -215,11 +219,12 @@ def softmax_cross_entropy(logits: Any, targets: Any) -> Value:
     for zs, k in zip(logits, targets):
         if not isinstance(zs, Sequence) or len(zs) < 2:
             raise ValueError(
-                f"softmax_cross_entropy needs at least 2 logits per example, got {zs!r}"[:200]
+                f"softmax_cross_entropy needs at least 2 logits per example, got {describe(zs)}"
             )
-        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(zs):
+        if not _is_index(k) or not 0 <= k < len(zs):
             raise ValueError(
-                f"softmax_cross_entropy targets must be class indices 0..{len(zs) - 1}, got {k!r}"
+                f"softmax_cross_entropy targets must be class indices 0..{len(zs) - 1}, "
+                f"got {describe(k)}"
             )
         terms.append(log_sum_exp(zs) - zs[k])
     return _mean(terms)

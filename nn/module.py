@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from autograd_core.engine import Value
+from autograd_core.errors import as_float, cut, describe, is_number
 from autograd_core.files import atomic_write
 
 __all__ = ["FORMAT", "Module", "read_weights_file", "weights_file_cap"]
@@ -70,7 +71,7 @@ class Module:
         """
         if not isinstance(state, Mapping):
             raise TypeError(
-                f"load_state_dict needs a mapping of names to numbers, got {state!r}"[:200]
+                f"load_state_dict needs a mapping of names to numbers, got {describe(state)}"
             )
         named = self.named_parameters()
         expected = [name for name, _ in named]
@@ -146,12 +147,10 @@ class Module:
 
 
 def _finite_number(x: object, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"parameter {name} must be a number, got {type(x).__name__}: {x!r}"[:200])
-    try:
-        v = float(x)
-    except OverflowError:
-        raise ValueError(f"parameter {name} is too large for a float: {str(x)[:40]}...") from None
+    # A bool is a number elsewhere, but `true` in a weights file is damage, not a weight.
+    if not is_number(x) or isinstance(x, bool):
+        raise TypeError(f"parameter {name} must be a number, got {describe(x)}")
+    v = as_float(x, f"parameter {name}")
     if not math.isfinite(v):
         raise ValueError(f"parameter {name} must be finite, got {v!r}")
     return v
@@ -178,39 +177,49 @@ def read_weights_file(path: str | os.PathLike, max_bytes: int) -> dict[str, Any]
     missing parameters object and a failed checksum.
     """
     path = Path(path)
+    document = _parse_weights(path, _read_capped(path, max_bytes))
+    _check_checksum(path, document)
+    return document
+
+
+def _read_capped(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`, never blocking on a FIFO or device."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(
+                    f"{path} is not a regular file ({_file_kind(info.st_mode)}): "
+                    "refusing to read it as a weights file"
+                )
+            if info.st_size > max_bytes:
+                raise ValueError(
+                    f"{path} is {info.st_size} bytes, more than the {max_bytes} bytes a weights "
+                    "file for this model can take: refusing to read it"
+                )
+            chunks = []
+            size = 0
+            while size <= max_bytes:
+                chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
     except OSError as e:
         raise OSError(f"cannot read weights file {str(path)!r}: {e.strerror or e}") from None
+    if size > max_bytes:
+        raise ValueError(f"{path} grew past {max_bytes} bytes while read: refusing it")
+    return b"".join(chunks)
+
+
+def _parse_weights(path: Path, data: bytes) -> dict[str, Any]:
+    """The JSON document, checked to be a weights file of this version with parameters."""
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(
-                f"{path} is not a regular file ({_file_kind(info.st_mode)}): "
-                "refusing to read it as a weights file"
-            )
-        if info.st_size > max_bytes:
-            raise ValueError(
-                f"{path} is {info.st_size} bytes, more than the {max_bytes} bytes a weights "
-                "file for this model can take: refusing to read it"
-            )
-        chunks = []
-        size = 0
-        while size <= max_bytes:
-            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > max_bytes:
-            raise ValueError(f"{path} grew past {max_bytes} bytes while read: refusing it")
-    except OSError as e:
-        raise OSError(f"cannot read weights file {str(path)!r}: {e.strerror or e}") from None
-    finally:
-        os.close(fd)
-    try:
-        document = json.loads(b"".join(chunks).decode("utf-8"), parse_constant=_reject_constant)
+        document = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as e:
         raise ValueError(f"{path} is not a valid weights file (damaged JSON: {e})") from None
     except RecursionError:
@@ -221,14 +230,18 @@ def read_weights_file(path: str | os.PathLike, max_bytes: int) -> dict[str, Any]
         raise ValueError(f"{path} is not a weights file written by Module.save()")
     if document.get("version") != FORMAT_VERSION:
         raise ValueError(
-            f"{path} has weights format version {repr(document.get('version'))[:40]}; "
+            f"{path} has weights format version {cut(repr(document.get('version')), 40)}; "
             f"this code reads version {FORMAT_VERSION}"
         )
-    params = document.get("parameters")
-    if not isinstance(params, dict):
+    if not isinstance(document.get("parameters"), dict):
         raise ValueError(f"{path} has no 'parameters' object: the file is damaged")
+    return document
+
+
+def _check_checksum(path: Path, document: dict[str, Any]) -> None:
+    """Refuse a file whose numbers changed after saving."""
     # Files from before the architecture was stored were summed over the parameters only.
-    body = {"parameters": params}
+    body = {"parameters": document["parameters"]}
     if "architecture" in document:
         body["architecture"] = document["architecture"]
     try:
@@ -239,7 +252,6 @@ def read_weights_file(path: str | os.PathLike, max_bytes: int) -> dict[str, Any]
         raise ValueError(
             f"{path} fails its checksum: the numbers were changed or damaged after saving"
         )
-    return document
 
 
 def _file_kind(mode: int) -> str:

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Iterable
 
 from autograd_core.engine import Value
+from autograd_core.errors import as_float, describe, is_number
 
 __all__ = ["SGD"]
 
@@ -24,9 +25,12 @@ LearningRate = float | Callable[[int], float]
 
 
 def _rate(lr: object, what: str) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(f"{what} must be a finite number >= 0, got {lr!r}")
-    return float(lr)
+    if not is_number(lr):
+        raise TypeError(f"{what} must be a finite number >= 0, got {describe(lr)}")
+    rate = as_float(lr, what)
+    if not math.isfinite(rate) or rate < 0:
+        raise ValueError(f"{what} must be a finite number >= 0, got {describe(lr)}")
+    return rate
 
 
 class SGD:
@@ -45,7 +49,7 @@ class SGD:
         seen: set[Value] = set()
         for i, p in enumerate(self.params):
             if not isinstance(p, Value):
-                raise TypeError(f"SGD parameters must be Values, item {i} is {type(p).__name__}")
+                raise TypeError(f"SGD parameters must be Values, item {i} is {describe(p)}")
             if p in seen:
                 raise ValueError(f"SGD parameter {i} ({p.label or p!r}) is listed twice")
             seen.add(p)

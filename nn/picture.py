@@ -27,6 +27,7 @@ import graphviz
 
 from autograd_core.draw import GraphvizNotFound, to_digraph
 from autograd_core.engine import Value
+from autograd_core.errors import describe
 from autograd_core.files import atomic_write
 from nn.layers import MLP, Layer, Neuron
 from nn.module import Module
@@ -46,11 +47,7 @@ def _layers(model: Module) -> list[Layer]:
         layer = Layer(model.nin, 1, model.activation, model.bias, _label=False)
         layer.neurons = [model]
         return [layer]
-    raise TypeError(
-        f"network picture needs an MLP, Layer or Neuron, got {type(model).__name__}: {model!r}"[
-            :300
-        ]
-    )
+    raise TypeError(f"network picture needs an MLP, Layer or Neuron, got {describe(model)}")
 
 
 def _plural(n: int, word: str) -> str:

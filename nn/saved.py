@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from autograd_core.errors import cut
 from nn.layers import ACTIVATIONS, MLP, Layer, Neuron
 from nn.module import Module, read_weights_file
 
@@ -31,28 +32,30 @@ MAX_LOAD_BYTES = 64 * 1024 * 1024
 def _size(arch: dict[str, Any], key: str) -> int:
     n = arch.get(key)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"'{key}' must be a positive int, got {str(n)[:40]!r}")
+        raise ValueError(f"'{key}' must be a positive int, got {cut(str(n), 40)!r}")
     return n
 
 
 def _activation(arch: dict[str, Any], key: str) -> str:
     a = arch.get(key)
     if a not in ACTIVATIONS:
-        raise ValueError(f"'{key}' must be one of {', '.join(ACTIVATIONS)}, got {str(a)[:40]!r}")
+        raise ValueError(
+            f"'{key}' must be one of {', '.join(ACTIVATIONS)}, got {cut(str(a), 40)!r}"
+        )
     return str(a)
 
 
 def _bias(arch: dict[str, Any]) -> bool:
     b = arch.get("bias")
     if not isinstance(b, bool):
-        raise ValueError(f"'bias' must be true or false, got {str(b)[:40]!r}")
+        raise ValueError(f"'bias' must be true or false, got {cut(str(b), 40)!r}")
     return b
 
 
 def parameter_count(arch: object) -> int:
     """How many parameters the model an architecture describes has (ValueError if it is not one)."""
     if not isinstance(arch, dict):
-        raise ValueError(f"the architecture must be an object, got {str(arch)[:80]!r}")
+        raise ValueError(f"the architecture must be an object, got {cut(str(arch), 80)!r}")
     kind = arch.get("type")
     if kind == "Neuron":
         return _size(arch, "nin") + _bias(arch)
@@ -61,13 +64,13 @@ def parameter_count(arch: object) -> int:
     if kind == "MLP":
         nouts = arch.get("nouts")
         if not isinstance(nouts, list) or not nouts:
-            raise ValueError(f"'nouts' must be a non-empty list, got {str(nouts)[:80]!r}")
+            raise ValueError(f"'nouts' must be a non-empty list, got {cut(str(nouts), 80)!r}")
         sizes = [_size({"nouts": n}, "nouts") for n in nouts]
         fan_ins = [_size(arch, "nin"), *sizes[:-1]]
         bias = _bias(arch)
         return sum(out * (fin + bias) for fin, out in zip(fan_ins, sizes))
     raise ValueError(
-        f"type {str(kind)[:80]!r} is not one nn.load can build (Neuron, Layer, MLP); "
+        f"type {cut(str(kind), 80)!r} is not one nn.load can build (Neuron, Layer, MLP); "
         "build the model yourself and call its .load(path)"
     )
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import random
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from autograd_core.engine import Value, no_grad
+from autograd_core.errors import as_float, describe, is_number
 from autograd_core.optional import MissingOptionalDependency, require
-from nn.layers import make_rng
+from nn.layers import make_rng, positive_int
 from nn.losses import LOSSES, l2_penalty
 from nn.module import Module
 from nn.optim import SGD, LearningRate
@@ -128,7 +129,7 @@ def _first_not_finite(X: Sequence[Any], y: Sequence[Any], index: Sequence[int] |
             parts = item if isinstance(item, Sequence) and not isinstance(item, str) else [item]
             for d, x in enumerate(parts):
                 x = x.data if isinstance(x, Value) else x
-                if isinstance(x, (int, float)) and not math.isfinite(x):
+                if is_number(x) and not math.isfinite(x):
                     place = name if parts is not item else f"{name}[{d}]"
                     return f"{place} = {x}"
     return ""
@@ -141,6 +142,20 @@ def _check_finite(loss: float, parameters: Sequence[Value]) -> None:
     for i, p in enumerate(parameters):
         if not math.isfinite(p.grad):
             raise _NotFinite(f"the gradient of {p.label or f'parameter {i}'}", p.grad)
+
+
+def _penalised_loss(
+    loss_fn: LossFn,
+    predictions: list[Any],
+    y: Sequence[Any],
+    l2: float,
+    parameters: Sequence[Value] | None,
+) -> Value:
+    """`loss_fn(predictions, y)`, plus l2 * sum(p*p) over `parameters` when l2 is not 0."""
+    loss = loss_fn(predictions, list(y))
+    if l2 and parameters:
+        loss = loss + l2_penalty(parameters, l2)
+    return loss
 
 
 def train_step(
@@ -162,9 +177,9 @@ def train_step(
     # forward: the model's output on every example
     predictions = [model(x) for x in X]
     # loss: how wrong those outputs are, plus the weight penalty
-    loss = loss_fn(predictions, list(y))
-    if l2:
-        loss = loss + l2_penalty(parameters if parameters is not None else optimizer.params, l2)
+    loss = _penalised_loss(
+        loss_fn, predictions, y, l2, optimizer.params if parameters is None else parameters
+    )
     if not math.isfinite(loss.data):  # before backward: nothing to propagate
         raise _NotFinite("the loss", loss.data)
     # backward: d loss / d parameter into every parameter's .grad
@@ -191,9 +206,7 @@ def _compiled_step(
 
     def full_batch_loss() -> tuple[Value, list[Value]]:
         predictions = [model(x) for x in X]
-        loss = loss_fn(predictions, list(y))
-        if l2:
-            loss = loss + l2_penalty(parameters, l2)
+        loss = _penalised_loss(loss_fn, predictions, y, l2, parameters)
         flat: list[Value] = []
         shapes.clear()
         for p in predictions:
@@ -243,9 +256,7 @@ def evaluate(
     loss_fn, name = _loss_function(loss)
     with no_grad():
         predictions = [model(x) for x in X]
-        value = loss_fn(predictions, list(y))
-        if l2 and parameters:
-            value = value + l2_penalty(parameters, l2)
+        value = _penalised_loss(loss_fn, predictions, y, l2, parameters)
     return value.data, (accuracy(name, predictions, y) if name else None)
 
 
@@ -260,13 +271,14 @@ def _loss_function(loss: str | LossFn) -> tuple[LossFn, str | None]:
             value = loss(predictions, targets)
             if not isinstance(value, Value):
                 raise TypeError(
-                    f"the loss function must return a Value to differentiate, got "
-                    f"{type(value).__name__}: {value!r}"[:200]
+                    f"the loss function must return a Value to differentiate, got {describe(value)}"
                 )
             return value
 
         return checked, None
-    raise TypeError(f"loss must be a name or a function(predictions, targets), got {loss!r}"[:200])
+    raise TypeError(
+        f"loss must be a name or a function(predictions, targets), got {describe(loss)}"
+    )
 
 
 def _check_data(X: Any, y: Any) -> tuple[list, list]:
@@ -279,10 +291,30 @@ def _check_data(X: Any, y: Any) -> tuple[list, list]:
     return list(X), list(y)
 
 
-def _positive_int(n: Any, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{what} must be a positive int, got {n!r}")
-    return n
+def _check_schedule(
+    n: int, steps: int | None, epochs: int | None, batch_size: int | None
+) -> tuple[int | None, int]:
+    """`(batch_size, total steps)`: at most n examples per step, epochs counted in steps."""
+    if steps is not None and epochs is not None:
+        raise ValueError("give steps or epochs, not both")
+    if batch_size is not None:
+        batch_size = min(positive_int(batch_size, "batch_size"), n)
+    per_epoch = 1 if batch_size is None else -(-n // batch_size)
+    if epochs is not None:
+        return batch_size, positive_int(epochs, "epochs") * per_epoch
+    return batch_size, positive_int(100 if steps is None else steps, "steps")
+
+
+def _check_tol_and_l2(tol: Any, l2: Any) -> tuple[float | None, float]:
+    if tol is not None:
+        if not is_number(tol):
+            raise TypeError(f"tol must be a number >= 0, got {describe(tol)}")
+        if not tol >= 0:
+            raise ValueError(f"tol must be a number >= 0, got {describe(tol)}")
+    l2 = as_float(l2, "l2")
+    if not (math.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    return tol, l2
 
 
 def _progress_bar(progress: bool | None, total: int) -> Any:
@@ -299,6 +331,112 @@ def _progress_bar(progress: bool | None, total: int) -> Any:
             raise
         return None  # on a terminal without tqdm: train quietly
     return tqdm_auto.tqdm(total=total, unit="step", leave=True, file=sys.stderr)
+
+
+def _show_progress(bar: Any, value: float, acc: float | None) -> None:
+    if bar is None:
+        return
+    shown = {"loss": f"{value:.4g}"}
+    if acc is not None:
+        shown["acc"] = f"{acc:.0%}"
+    bar.set_postfix(shown, refresh=False)
+    bar.update(1)
+
+
+def _batches(
+    X: list, y: list, batch_size: int | None, rng: random.Random
+) -> Iterator[tuple[list, list, list[int] | None]]:
+    """`(X, y, indices)` of every step: the full batch (indices None), or seeded mini-batches.
+
+    Mini-batches go through a fresh seeded shuffle each epoch, so every
+    example is seen once per epoch; the last batch of an epoch may be smaller.
+    """
+    if batch_size is None:
+        while True:
+            yield X, y, None
+    order: list[int] = []
+    while True:
+        if not order:  # a new epoch: a fresh seeded shuffle
+            order = list(range(len(X)))
+            rng.shuffle(order)
+        idx, order = order[:batch_size], order[batch_size:]
+        yield [X[i] for i in idx], [y[i] for i in idx], idx
+
+
+class _Steps:
+    """How `train` takes a step and measures the model: the engine, or a compiled/batched replay.
+
+    One object so that the loop and the final evaluation need not ask which
+    of the three runs: the batched trainer measures without a graph per example.
+    """
+
+    def __init__(
+        self,
+        model: Module,
+        optimizer: SGD,
+        loss: tuple[LossFn, str | None],
+        data: tuple[list, list],
+        l2: float,
+        params: list[Value],
+        *,
+        compiled: bool,
+        batched: bool,
+        full_batch: bool,
+    ) -> None:
+        (self.model, self.optimizer, (self.loss_fn, self.loss_name)) = (model, optimizer, loss)
+        self.l2, self.params = l2, params
+        self.batched: Any = None
+        self.compiled: Callable[[], tuple[float, list[Any]]] | None = None
+        if compiled and batched:
+            raise ValueError("give compiled or batched, not both")
+        if batched:
+            from nn.batched import BatchedTrainer
+
+            self.batched = BatchedTrainer(
+                model, optimizer, self.loss_name or self.loss_fn, *data, l2, params
+            )
+        if compiled:
+            if not full_batch:
+                raise ValueError(
+                    "compiled=True trains on the full batch only (the data is part of the traced "
+                    "graph); drop batch_size or compiled"
+                )
+            self.compiled = _compiled_step(model, optimizer, self.loss_fn, *data, l2, params)
+
+    def step(self, k: int, X: list, y: list, index: list[int] | None) -> tuple[float, list[Any]]:
+        """Step k on the examples X, y; a NaN or infinity says which step and example."""
+        try:
+            if self.batched is not None:
+                return self.batched(X, y)
+            if self.compiled is not None:
+                return self.compiled()
+            return train_step(self.model, self.optimizer, self.loss_fn, X, y, self.l2, self.params)
+        except _NotFinite as e:
+            culprit = _first_not_finite(X, y, index)
+            raise FloatingPointError(_not_finite_message(e.what, e.value, k, culprit)) from None
+
+    def accuracy(self, X: list, y: list) -> float | None:
+        """Accuracy at the current parameters, without a graph to keep."""
+        if self.batched is not None:
+            return self.batched.accuracy(X, y)
+        if not self.loss_name:
+            return None
+        with no_grad():
+            return accuracy(self.loss_name, [self.model(x) for x in X], y)
+
+    def evaluate(self, X: list, y: list) -> tuple[float, float | None]:
+        """Loss and accuracy at the current parameters."""
+        if self.batched is not None:  # the same numbers, without a graph per example
+            return self.batched.evaluate(X, y)
+        loss = self.loss_fn if self.loss_name is None else self.loss_name
+        return evaluate(self.model, X, y, loss, self.l2, self.params)
+
+
+def _converged(history: History, tol: float | None) -> bool:
+    """The loss changed by less than `tol` over the last step."""
+    return (
+        tol is not None and len(history.loss) > 1 and abs(history.loss[-1] - history.loss[-2]) < tol
+    )
 
 
 def train(
@@ -346,104 +484,46 @@ def train(
     """
     X, y = _check_data(X, y)
     loss_fn, loss_name = _loss_function(loss)
-    if steps is not None and epochs is not None:
-        raise ValueError("give steps or epochs, not both")
-    n = len(X)
-    if batch_size is not None:
-        batch_size = min(_positive_int(batch_size, "batch_size"), n)
-    per_epoch = 1 if batch_size is None else -(-n // batch_size)
-    if epochs is not None:
-        total = _positive_int(epochs, "epochs") * per_epoch
-    else:
-        total = _positive_int(100 if steps is None else steps, "steps")
-    if tol is not None and (
-        isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0
-    ):
-        raise ValueError(f"tol must be a number >= 0, got {tol!r}")
-    l2 = float(l2)
-    if not (math.isfinite(l2) and l2 >= 0):
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    batch_size, total = _check_schedule(len(X), steps, epochs, batch_size)
+    tol, l2 = _check_tol_and_l2(tol, l2)
     params = model.parameters()
     if optimizer is None:
         optimizer = SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    rng = make_rng(seed)
+    batches = _batches(X, y, batch_size, make_rng(seed))
     if test is not None:
-        X_test, y_test = _check_data(*test)
-    compiled_step = None
-    batched_step = None
-    if compiled and batched:
-        raise ValueError("give compiled or batched, not both")
-    if batched:
-        from nn.batched import BatchedTrainer
-
-        batched_step = BatchedTrainer(model, optimizer, loss_name or loss_fn, X, y, l2, params)
-    if compiled:
-        if batch_size is not None:
-            raise ValueError(
-                "compiled=True trains on the full batch only (the data is part of the traced "
-                "graph); drop batch_size or compiled"
-            )
-        compiled_step = _compiled_step(model, optimizer, loss_fn, X, y, l2, params)
+        test = _check_data(*test)
+    run = _Steps(
+        model,
+        optimizer,
+        (loss_fn, loss_name),
+        (X, y),
+        l2,
+        params,
+        compiled=compiled,
+        batched=batched,
+        full_batch=batch_size is None,
+    )
 
     history = History()
     bar = _progress_bar(progress, total)
-    order: list[int] = []
     try:
         for k in range(total):
-            if batch_size is None:
-                Xb, yb = X, y
-            else:
-                if not order:  # a new epoch: a fresh seeded shuffle
-                    order = list(range(n))
-                    rng.shuffle(order)
-                idx, order = order[:batch_size], order[batch_size:]
-                Xb, yb = [X[i] for i in idx], [y[i] for i in idx]
-
+            Xb, yb, index = next(batches)
             if test is not None:  # before the update: the parameters of this step's forward
-                if batched_step is not None:
-                    test_acc = batched_step.accuracy(X_test, y_test)
-                elif loss_name:
-                    with no_grad():
-                        test_acc = accuracy(loss_name, [model(x) for x in X_test], y_test)
-                else:
-                    test_acc = None
-                history.test_accuracy.append(test_acc)
-            try:
-                if batched_step is not None:
-                    value, predictions = batched_step(Xb, yb)
-                elif compiled_step is not None:
-                    value, predictions = compiled_step()
-                else:
-                    value, predictions = train_step(model, optimizer, loss_fn, Xb, yb, l2, params)
-            except _NotFinite as e:
-                culprit = _first_not_finite(Xb, yb, None if batch_size is None else idx)
-                raise FloatingPointError(_not_finite_message(e.what, e.value, k, culprit)) from None
-
+                history.test_accuracy.append(run.accuracy(*test))
+            value, predictions = run.step(k, Xb, yb, index)
             acc = accuracy(loss_name, predictions, yb) if loss_name else None
             history.loss.append(value)
             history.accuracy.append(acc)
-            if bar is not None:
-                shown = {"loss": f"{value:.4g}"}
-                if acc is not None:
-                    shown["acc"] = f"{acc:.0%}"
-                bar.set_postfix(shown, refresh=False)
-                bar.update(1)
-            if callback is not None and callback(k, history):
-                history.stopped_early = k + 1 < total
-                break
-            if tol is not None and k > 0 and abs(history.loss[-1] - history.loss[-2]) < tol:
+            _show_progress(bar, value, acc)
+            if (callback is not None and callback(k, history)) or _converged(history, tol):
                 history.stopped_early = k + 1 < total
                 break
     finally:
         if bar is not None:
             bar.close()
 
-    def final(X: list, y: list) -> tuple[float, float | None]:
-        if batched_step is not None:  # the same numbers, without a graph per example
-            return batched_step.evaluate(X, y)
-        return evaluate(model, X, y, loss_fn if loss_name is None else loss_name, l2, params)
-
-    history.final_loss, history.final_accuracy = final(X, y)
+    history.final_loss, history.final_accuracy = run.evaluate(X, y)
     if test is not None:
-        history.final_test_loss, history.final_test_accuracy = final(X_test, y_test)
+        history.final_test_loss, history.final_test_accuracy = run.evaluate(*test)
     return history

@@ -1,6 +1,7 @@
 """Losses: each against a value computed by hand, and its gradient against central differences."""
 
 import math
+from fractions import Fraction
 
 import pytest
 from conftest import examples
@@ -148,6 +149,17 @@ def test_l2_penalty_value_and_gradient():
 def test_losses_accept_plain_numbers_and_return_values():
     assert isinstance(mse(1.0, 0.0), Value)
     assert isinstance(hinge([0.5], [1]), Value)
+
+
+def test_any_real_number_is_a_target_or_prediction():
+    np = pytest.importorskip("numpy")
+    assert mse([Value(1.0)], [np.int64(1)]).data == 0.0
+    assert mse([Value(3.0)], np.float32(1.0)).data == 4.0
+    assert sse([np.float64(0.5)], [Fraction(1, 2)]).data == 0.0
+    assert hinge([Value(0.5)], [np.int8(-1)]).data == 1.5
+    assert softmax_cross_entropy([Value(0.0), Value(0.0)], np.int64(1)).data == pytest.approx(
+        math.log(2)
+    )
 
 
 # ---------------------------------------------------------------------------

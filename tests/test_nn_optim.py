@@ -84,7 +84,7 @@ def test_zero_grad_clears_gradients():
         ({"lr": 0}, ValueError, "positive"),
         ({"lr": -0.1}, ValueError, "lr must be"),
         ({"lr": float("nan")}, ValueError, "lr must be"),
-        ({"lr": "0.1"}, ValueError, "lr must be"),
+        ({"lr": "0.1"}, TypeError, "lr must be"),
         ({"momentum": 1.0}, ValueError, r"\[0, 1\)"),
         ({"momentum": -0.5}, ValueError, "momentum"),
         ({"weight_decay": -1}, ValueError, "weight_decay"),
