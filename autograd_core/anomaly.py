@@ -80,6 +80,7 @@ class _Checker(Observer):
     """An observer of the engine: raise at the first non-finite number."""
 
     wants_backward = True
+    wants_nodes = True
 
     def node_created(self, node: Value) -> None:
         problems = []

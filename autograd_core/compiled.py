@@ -25,13 +25,16 @@ change it:
 Only what the output (and any extra outputs and comparisons) depends on is
 replayed: a node the function builds but never uses is not computed again,
 so an error it would raise at other numbers (log of a negative) is not
-raised either. The nodes that are replayed run in the order the engine
-computed them (recorded while tracing), so where several would fail, the
-replay raises the engine's first error. Reading `.data` inside the function freezes that number into
-the compiled code; it is reported as a `TracingWarning`. A leaf Value that
-the function uses but did not create (a captured weight) must be passed in
-`params`, or it is a `TracingError`; Values made inside the function
-(`Value(2.0)`, `detach()`) are constants.
+raised either. The nodes that are replayed run in the graph walk's order,
+which can differ from the order the engine computed them in (the tracer
+does not watch every node, so that other threads run at full speed while one
+traces): where several nodes would fail at the same numbers, the replay
+raises one of their errors, not always the engine's first. Reading `.data`
+inside the function freezes that number into the compiled code; it is
+reported as a `TracingWarning`. A leaf Value that the function uses but did
+not create (a captured weight) must be passed in `params`, or it is a
+`TracingError`; Values made inside the function (`Value(2.0)`, `detach()`)
+are constants.
 """
 
 from __future__ import annotations
@@ -119,7 +122,7 @@ def _trace(
                 )
             constants.add(node)
 
-    code = generate(out, inputs, params, guards, constants, aux or (), tracer.engine_order(order))
+    code = generate(out, inputs, params, guards, constants, aux or ())
     with _counter_lock:
         _counter += 1
         filename = f"<autograd_core.compiled #{_counter}>"

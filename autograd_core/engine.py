@@ -23,10 +23,14 @@ property over it that checks what is assigned and lets an observer see reads.
 Observers. Anomaly mode, `explain` and tracing (`compiled`, batched replay,
 ONNX export) watch the engine through one thread-local hook instead of
 changing the `Value` class: node created, leaf created, comparison made (an
-observer may answer it), `.data` read, and each backward edge. The hot path
-reads a single module global, `_slow`, non-zero only while some thread is
-inside `no_grad()` or has an observer; other threads then pay one check of
-their own thread-local state per node, nothing more.
+observer may answer it), `.data` read, and each backward edge. Two module
+globals keep the hot paths fast: `_slow`, read once per node, is non-zero
+only while some thread is inside `no_grad()` or has an observer of every node
+(anomaly mode); `_watch`, read on leaf creation, comparisons and `.data`
+reads, while some thread has any observer. Tracing watches leaves,
+comparisons and reads, not nodes, so while one thread traces, the others
+build nodes at full speed (the trade-off: a replay does not know the order
+the engine computed nodes in, see compiled.py).
 
 Threads. `no_grad()` and observers are per thread. The one graph walk marks
 nodes with two objects of its own (no set, as fast as marking with `grad`);
@@ -75,9 +79,9 @@ Number = int | float
 
 
 # ---------------------------------------------------------------------------
-# Per-thread state: grad mode and observers. The hot path reads one module
-# global (`_slow`), non-zero only while some thread is inside `no_grad()` or
-# observed; only then is the thread-local state consulted.
+# Per-thread state: grad mode and observers. The hot paths read a module
+# global (`_slow` per node, `_watch` per leaf, comparison and read), non-zero
+# only while some thread needs them; only then is thread-local state consulted.
 
 
 class Observer:
@@ -88,6 +92,7 @@ class Observer:
     """
 
     wants_backward = False  # whether backward() should report each edge
+    wants_nodes = False  # whether every node built should be reported (costs every thread)
     phase = "forward"  # "backward" while create_graph builds gradient nodes
 
     def node_created(self, node: Value) -> None:
@@ -115,20 +120,23 @@ class _ThreadState(threading.local):
 
 
 _state = _ThreadState()
-_slow = 0
-_slow_lock = threading.Lock()
+_slow = 0  # threads in no_grad() or with an observer of every node
+_watch = 0  # threads with any observer
+_flags_lock = threading.Lock()
 
 
-def _enter_slow() -> None:
-    global _slow
-    with _slow_lock:
-        _slow += 1
+def _enter_slow(nodes: bool = True, watch: bool = False) -> None:
+    global _slow, _watch
+    with _flags_lock:
+        _slow += nodes
+        _watch += watch
 
 
-def _leave_slow() -> None:
-    global _slow
-    with _slow_lock:
-        _slow -= 1
+def _leave_slow(nodes: bool = True, watch: bool = False) -> None:
+    global _slow, _watch
+    with _flags_lock:
+        _slow -= nodes
+        _watch -= watch
 
 
 class _GradMode:
@@ -190,12 +198,13 @@ def observing(observer: Observer) -> Iterator[Observer]:
     st = _state
     previous = st.observers
     st.observers = (*previous, observer)
-    _enter_slow()
+    nodes = observer.wants_nodes
+    _enter_slow(nodes, watch=True)
     try:
         yield observer
     finally:
         st.observers = previous
-        _leave_slow()
+        _leave_slow(nodes, watch=True)
 
 
 @contextmanager
@@ -376,7 +385,8 @@ def _checked(node: Value) -> None:
         node._a = _NO_GRAD
         return
     for observer in st.observers:
-        observer.node_created(node)
+        if observer.wants_nodes:
+            observer.node_created(node)
 
 
 # ---------------------------------------------------------------------------
@@ -530,14 +540,14 @@ class Value:
         self.label = label
         self._op = None
         self._a = self._b = self._ga = self._gb = self._mark = None
-        if _slow:
+        if _watch:
             for observer in _state.observers:
                 observer.leaf_created(self)
 
     @property
     def data(self) -> float:
         """The number this node holds."""
-        if _slow:
+        if _watch:
             for observer in _state.observers:
                 observer.data_read(self)
         return self._data
@@ -630,24 +640,24 @@ class Value:
 
     def __lt__(self, other: Value | Number) -> bool:
         outcome = self._data < _data_of(other)
-        return _compared(self, "<", other, outcome) if _slow else outcome
+        return _compared(self, "<", other, outcome) if _watch else outcome
 
     def __le__(self, other: Value | Number) -> bool:
         outcome = self._data <= _data_of(other)
-        return _compared(self, "<=", other, outcome) if _slow else outcome
+        return _compared(self, "<=", other, outcome) if _watch else outcome
 
     def __gt__(self, other: Value | Number) -> bool:
         outcome = self._data > _data_of(other)
-        return _compared(self, ">", other, outcome) if _slow else outcome
+        return _compared(self, ">", other, outcome) if _watch else outcome
 
     def __ge__(self, other: Value | Number) -> bool:
         outcome = self._data >= _data_of(other)
-        return _compared(self, ">=", other, outcome) if _slow else outcome
+        return _compared(self, ">=", other, outcome) if _watch else outcome
 
     def __bool__(self) -> bool:
         """`bool(v)` is `bool(v.data)`, as for a float (`if v:` is a branch on data)."""
         outcome = self._data != 0.0
-        return _compared(self, "!=", 0.0, outcome) if _slow else outcome
+        return _compared(self, "!=", 0.0, outcome) if _watch else outcome
 
     __eq__ = object.__eq__
     __hash__ = object.__hash__
@@ -841,7 +851,7 @@ def _backward(root: Value, gradient: Any, create_graph: bool) -> None:
 
 
 def _accumulate(order: list[Value], create_graph: bool) -> None:
-    watchers = [o for o in _state.observers if o.wants_backward] if _slow else ()
+    watchers = [o for o in _state.observers if o.wants_backward] if _watch else ()
     if create_graph:
         _backward_graph(order, watchers)
     elif watchers:

@@ -9,8 +9,6 @@ records
 - every comparison on a Value (`<`, `<=`, `>`, `>=`, `bool(v)`): a branch on
   data, after which other numbers could build another graph;
 - every leaf Value created inside the function (constants it made itself);
-- every node, in the order the engine computed it (`created_order`), so that
-  a replay can compute them in the same order and fail where the engine would;
 - every read of `.data` (a number frozen into whatever is built from the trace).
 
 Tracing at other numbers. `Tracer(at={leaf: number})` answers each comparison
@@ -71,7 +69,6 @@ class Tracer(Observer):
     def __init__(self, at: dict[Value, float] | None = None) -> None:
         self.comparisons: list[tuple[Value, str, Any, bool, str]] = []
         self.created: set[Value] = set()
-        self.created_order: list[Value] = []  # leaves and nodes, as the engine made them
         self.data_reads: list[str] = []
         self._at = dict(at or {})
         self._memo: dict[Value, float] = {}
@@ -89,20 +86,6 @@ class Tracer(Observer):
 
     def leaf_created(self, leaf: Value) -> None:
         self.created.add(leaf)
-        self.created_order.append(leaf)
-
-    def node_created(self, node: Value) -> None:
-        self.created_order.append(node)
-
-    def engine_order(self, needed: list[Value]) -> list[Value]:
-        """`needed` (each after its operands) in the order the engine computed them.
-
-        Leaves made before the trace (parameters) come first, in `needed`'s order.
-        """
-        wanted = set(needed)
-        made = [v for v in self.created_order if v in wanted]
-        earlier = wanted.difference(made)
-        return [v for v in needed if v in earlier] + made
 
     def compared(self, left: Value, symbol: str, right: Any, outcome: bool) -> bool:
         if self._at:

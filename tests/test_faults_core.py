@@ -76,6 +76,8 @@ def test_a_retrace_at_explicit_params_leaves_the_weights_data_alone_at_every_poi
         return x * 1.0, 1.0
 
     class Watch(Observer):
+        wants_nodes = True
+
         def node_created(self, node):
             seen.append(("node", w._data))
 
