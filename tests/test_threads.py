@@ -155,3 +155,28 @@ def test_a_second_backward_through_a_graph_in_use_is_refused_and_the_first_is_ri
     assert grads["x"] == x2.grad  # the first pass, unmixed
     y.backward()  # once the first is done, the graph is free again
     assert x.grad == 2 * grads["x"]
+
+
+def test_tracing_in_one_thread_leaves_the_per_node_path_of_the_others_fast():
+    # The per-node slow path is switched on only by no_grad() and by observers of every
+    # node (anomaly mode); a tracer watches leaves, comparisons and reads only.
+    from autograd_core import engine
+    from autograd_core.trace import Tracer
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def tracing():
+        with Tracer():
+            inside.set()
+            assert leave.wait(10)
+
+    seen = {}
+
+    def other():
+        assert inside.wait(10)
+        seen["slow"], seen["watch"] = engine._slow, engine._watch
+        leave.set()
+
+    run_together(tracing, other)
+    assert seen == {"slow": 0, "watch": 1}
+    assert engine._slow == engine._watch == 0
