@@ -17,6 +17,7 @@ stays pure Python.
 
 from __future__ import annotations
 
+import heapq
 import numbers
 import warnings
 from collections.abc import Callable, Sequence
@@ -124,6 +125,211 @@ class _Group:
         self.ws: list[list[Any]] = []  # dense: per member, each weight (param index or float)
         self.bs: list[Any] = []  # dense: per member, the bias (param index or float)
         self.pos = pos
+
+
+def _needing_grad(order: list, param_index: dict) -> set:
+    """The params and the nodes that lead to one: only they need gradients."""
+    needs = set(param_index)
+    for node in order:
+        if node._op is not None and any(o.__class__ is Value and o in needs for o in node.operands):
+            needs.add(node)
+    return needs
+
+
+class _Layers:
+    """Finds the dense layers over one group, and the elementwise maps over a layer."""
+
+    def __init__(self, xs: list, param_index: dict, position: dict) -> None:
+        self.param_index = param_index
+        self.position = position
+        self.inputs = _Group(0, -1, None, None, -1)  # group 0: the inputs, columns of X
+        self.inputs.members = list(xs)
+        self.member: dict[Value, tuple[_Group, int]] = {
+            v: (self.inputs, j) for j, v in enumerate(xs)
+        }
+        self.buckets: dict[tuple, _Group] = {}
+        self.groups: list[_Group] = []
+
+    def weight(self, w: Any) -> Any:
+        """A weight or bias as a param index, a float, or None (a Value that is no param)."""
+        if w.__class__ is Value:
+            return self.param_index.get(w)
+        return float(w)
+
+    def add_dense(self, node: Value) -> None:
+        """A `linear` node of params over columns of one group joins that group's layer."""
+        operands = node.operands
+        n = len(operands) // 2
+        ws, xin, b = operands[:n], operands[n : 2 * n], operands[-1]
+        wk = [self.weight(w) for w in ws]
+        bk = self.weight(b)
+        if n == 0 or None in wk or bk is None:
+            return
+        member = self.member
+        if any(x.__class__ is not Value or x not in member for x in xin):
+            return
+        if len({member[x][0].gid for x in xin}) != 1:
+            return
+        source = member[xin[0]][0]
+        cols = tuple(member[x][1] for x in xin)
+        g = self._join(node, (_DENSE, source.gid, cols), source)
+        g.cols = list(cols)
+        g.ws.append(wk)
+        g.bs.append(bk)
+
+    def add_map(self, node: Value) -> None:
+        """A one-operand node over a layer's column joins the map of its op over that layer."""
+        x = node.operands[0]
+        if x.__class__ is not Value or x not in self.member:
+            return
+        source, col = self.member[x]
+        if source is self.inputs:
+            return
+        g = self._join(node, (_MAP, source.gid, node._op), source)
+        g.cols.append(col)
+
+    def _join(self, node: Value, key: tuple, source: _Group) -> _Group:
+        """The group of `key` (new at this node's position if none), with `node` added."""
+        g = self.buckets.get(key)
+        if g is None:
+            g = _Group(len(self.groups) + 1, key[0], node._op, source, self.position[node])
+            self.buckets[key] = g
+            self.groups.append(g)
+        self.member[node] = (g, len(g.members))
+        g.members.append(node)
+        return g
+
+
+def _find_layers(order: list, xs: list, param_index: dict, position: dict) -> list[_Group]:
+    """The graph's dense layers and maps over them, in order, numbered from 1."""
+    layers = _Layers(xs, param_index, position)
+    linear = OPS["linear"]
+    for node in order:
+        op = node._op
+        if op is linear:
+            layers.add_dense(node)
+        elif op is not None and op.arity == 1:
+            layers.add_map(node)
+    return layers.groups
+
+
+def _units(order: list, groups: list[_Group]) -> tuple[list[Any], dict[Value, Any]]:
+    """The groups, then every op node outside them; and each node's unit."""
+    unit_of: dict[Value, Any] = {}
+    units: list[Any] = []
+    for g in groups:
+        units.append(g)
+        for m_ in g.members:
+            unit_of[m_] = g
+    for node in order:
+        if node._op is not None and node not in unit_of:
+            units.append(node)
+            unit_of[node] = node
+    return units, unit_of
+
+
+def _schedule(order: list, groups: list[_Group], position: dict) -> list[Any] | None:
+    """Units in an order where each follows what it reads (Kahn, by first position); None if
+    there is a cycle."""
+    units, unit_of = _units(order, groups)
+
+    def reads(u: Any) -> set:
+        if isinstance(u, _Group):
+            nodes = [o for m_ in u.members for o in m_.operands]
+        else:
+            nodes = list(u.operands)
+        return {unit_of[o] for o in nodes if o.__class__ is Value and o in unit_of} - {u}
+
+    def first(u: Any) -> int:
+        return u.pos if isinstance(u, _Group) else position[u]
+
+    users: dict[int, list] = {id(u): [] for u in units}
+    waiting = {}
+    for u in units:
+        deps = reads(u)
+        waiting[id(u)] = len(deps)
+        for d in deps:
+            users[id(d)].append(u)
+    heap = [(first(u), i, u) for i, u in enumerate(units) if waiting[id(u)] == 0]
+    heapq.heapify(heap)
+    index = {id(u): i for i, u in enumerate(units)}
+    schedule = []
+    while heap:
+        _, _, u = heapq.heappop(heap)
+        schedule.append(u)
+        for v in users[id(u)]:
+            waiting[id(v)] -= 1
+            if waiting[id(v)] == 0:
+                heapq.heappush(heap, (first(v), index[id(v)], v))
+    return schedule if len(schedule) == len(units) else None
+
+
+# The steps: one tuple per unit, read by position in the replay loops.
+#   single: (_SINGLE, slot, rule, operand slots (None: a number), numbers, [(k, slot) of
+#           operands that need gradients], op)
+#   dense:  (_DENSE, gid, source gid, columns, widx, wconst, wmask, bidx, bconst, bmask,
+#           member slots, whether the source needs gradients)
+#   map:    (_MAP, gid, source gid, columns, rule, member slots, op)
+
+
+def _compile_unit(u: Any, slot: dict, needs: set) -> tuple:
+    """The tuple the replay loops read for one unit."""
+    if not isinstance(u, _Group):
+        operands = u.operands
+        return (
+            _SINGLE,
+            slot[u],
+            u._op.rule,
+            [slot[o] if o.__class__ is Value else None for o in operands],
+            [o for o in operands if o.__class__ is not Value],
+            [(k, slot[o]) for k, o in enumerate(operands) if o.__class__ is Value and o in needs],
+            u._op,
+        )
+    member_slots = [slot[m_] for m_ in u.members]
+    if u.kind == _MAP:
+        return (_MAP, u.gid, u.source.gid, _columns(u), u.op.rule, member_slots, u.op)
+    source_needs = u.source.gid != 0 and any(m_ in needs for m_ in u.source.members)
+    widx, wconst, wmask = _param_table(u.ws)
+    (bidx,), (bconst,), (bmask,) = _param_table([u.bs])
+    return (
+        _DENSE,
+        u.gid,
+        u.source.gid,
+        _columns(u),
+        widx,
+        wconst,
+        wmask,
+        bidx,
+        bconst,
+        bmask,
+        member_slots,
+        source_needs,
+    )
+
+
+def _columns(u: _Group) -> Any:
+    """The source columns a group reads, as an index array; None when it reads them all."""
+    if u.cols == list(range(len(u.source.members))):
+        return None
+    return _np.array(u.cols, _np.intp)
+
+
+def _param_table(rows: list[list[Any]]) -> tuple[Any, Any, Any]:
+    """(index, constant, mask) arrays: where mask is set the entry is pdata[index], else
+    the constant."""
+    np = _np
+    shape = (len(rows), len(rows[0]))
+    idx = np.zeros(shape, dtype=np.intp)
+    const = np.zeros(shape)
+    mask = np.zeros(shape, dtype=bool)
+    for r, row in enumerate(rows):
+        for c, w in enumerate(row):
+            if isinstance(w, float):
+                const[r, c] = w
+            else:
+                idx[r, c] = w
+                mask[r, c] = True
+    return idx, const, mask
 
 
 class BatchedStep:
@@ -254,25 +460,40 @@ class BatchedStep:
     # -- the plan ----------------------------------------------------------------
 
     def _plan(self, xs: list, ys: Any, out: Value, created: set, dense: bool) -> None:
-        np = _np
+        """Turn the traced graph into `self.steps`, the tuples the replay loop reads."""
         targets = [out, *(a for a in self.aux if a.__class__ is Value)]
         order = walk(targets)
         position = {node: k for k, node in enumerate(order)}
         param_index = {p: i for i, p in enumerate(self.params)}
-        input_set = set(xs)
         target_list = ys if isinstance(ys, list) else [ys]
-        target_set = set(target_list)
+        slot = self._assign_slots(order, xs, target_list)
+        self._sort_leaves(order, slot, param_index, {*xs, *target_list}, created)
+        needs = _needing_grad(order, param_index)
+        self.needs_grad = needs
+        groups = _find_layers(order, xs, param_index, position) if dense else []
+        schedule = _schedule(order, groups, position)
+        if schedule is None:  # cannot happen for layers; never replay wrongly
+            if dense:
+                return self._plan(xs, ys, out, created, False)
+            raise AssertionError("batched replay: the graph has a cycle")
+        self.steps = [_compile_unit(u, slot, needs) for u in schedule]
+        self._record_layout(groups, slot, len(xs), out, len(order))
 
-        # Slots: every node's value lives in vals[slot].
+    def _assign_slots(self, order: list, xs: list, target_list: list) -> dict[Value, int]:
+        """Every node's value lives in vals[slot]: the graph's nodes, then unread inputs."""
         slot: dict[Value, int] = {}
-        for node in order:
-            slot[node] = len(slot)
-        for node in (*xs, *target_list):
+        for node in (*order, *xs, *target_list):
             if node not in slot:
                 slot[node] = len(slot)
         self.n_slots = len(slot)
         self.input_slots = [slot[v] for v in xs]
         self.target_slots = [slot[v] for v in target_list]
+        return slot
+
+    def _sort_leaves(
+        self, order: list, slot: dict, param_index: dict, data: set, created: set
+    ) -> None:
+        """Params are read each step, constants frozen; any other leaf is refused."""
         self.param_slots: list[tuple[int, int]] = []
         constants: list[tuple[int, float]] = []
         for node in order:
@@ -280,7 +501,7 @@ class BatchedStep:
                 continue
             if node in param_index:
                 self.param_slots.append((slot[node], param_index[node]))
-            elif node in input_set or node in target_set:
+            elif node in data:
                 pass
             elif node in created:
                 constants.append((slot[node], node._data))
@@ -293,205 +514,17 @@ class BatchedStep:
                 )
         self.constants = constants
 
-        # Which nodes lead to a parameter (only they need gradients).
-        needs = set(param_index)
-        for node in order:
-            if node._op is not None and any(
-                o.__class__ is Value and o in needs for o in node.operands
-            ):
-                needs.add(node)
-        self.needs_grad = needs
-
-        # Groups: the inputs, then dense layers and maps over them, found in order.
-        linear = OPS["linear"]
-        member: dict[Value, tuple[_Group, int]] = {}
-        groups: list[_Group] = []
-        inputs = _Group(0, -1, None, None, -1)
-        inputs.members = list(xs)
-        for j, v in enumerate(xs):
-            member[v] = (inputs, j)
-        buckets: dict[tuple, _Group] = {}
-
-        def weight(w: Any) -> Any:
-            if w.__class__ is Value:
-                return param_index.get(w)
-            return float(w)
-
-        for node in order if dense else ():
-            op = node._op
-            if op is None:
-                continue
-            operands = node.operands
-            if op is linear:
-                n = len(operands) // 2
-                ws, xin, b = operands[:n], operands[n : 2 * n], operands[-1]
-                wk = [weight(w) for w in ws]
-                bk = weight(b)
-                if n == 0 or None in wk or bk is None:
-                    continue
-                if any(x.__class__ is not Value or x not in member for x in xin):
-                    continue
-                sources = {member[x][0].gid for x in xin}
-                if len(sources) != 1:
-                    continue
-                source = member[xin[0]][0]
-                cols = tuple(member[x][1] for x in xin)
-                key = (_DENSE, source.gid, cols)
-                g = buckets.get(key)
-                if g is None:
-                    g = buckets[key] = _Group(len(groups) + 1, _DENSE, op, source, position[node])
-                    g.cols = list(cols)
-                    groups.append(g)
-                member[node] = (g, len(g.members))
-                g.members.append(node)
-                g.ws.append(wk)
-                g.bs.append(bk)
-            elif op.arity == 1:
-                x = operands[0]
-                if x.__class__ is not Value or x not in member:
-                    continue
-                source, col = member[x]
-                if source is inputs:
-                    continue
-                key = (_MAP, source.gid, op)
-                g = buckets.get(key)
-                if g is None:
-                    g = buckets[key] = _Group(len(groups) + 1, _MAP, op, source, position[node])
-                    groups.append(g)
-                member[node] = (g, len(g.members))
-                g.members.append(node)
-                g.cols.append(col)
-
-        # Units in an order where each follows what it reads (Kahn, by first position).
-        import heapq
-
-        unit_of: dict[Value, Any] = {}
-        units: list[Any] = []
-        for g in groups:
-            units.append(g)
-            for m_ in g.members:
-                unit_of[m_] = g
-        for node in order:
-            if node._op is not None and node not in unit_of:
-                units.append(node)
-                unit_of[node] = node
-
-        def reads(u: Any) -> set:
-            if isinstance(u, _Group):
-                nodes = [o for m_ in u.members for o in m_.operands]
-            else:
-                nodes = list(u.operands)
-            return {unit_of[o] for o in nodes if o.__class__ is Value and o in unit_of} - {u}
-
-        deps = {id(u): reads(u) for u in units}
-        users: dict[int, list] = {id(u): [] for u in units}
-        waiting = {}
-        for u in units:
-            waiting[id(u)] = len(deps[id(u)])
-            for d in deps[id(u)]:
-                users[id(d)].append(u)
-
-        def first(u: Any) -> int:
-            return u.pos if isinstance(u, _Group) else position[u]
-
-        heap = [(first(u), i, u) for i, u in enumerate(units) if waiting[id(u)] == 0]
-        heapq.heapify(heap)
-        index = {id(u): i for i, u in enumerate(units)}
-        schedule = []
-        while heap:
-            _, _, u = heapq.heappop(heap)
-            schedule.append(u)
-            for v in users[id(u)]:
-                waiting[id(v)] -= 1
-                if waiting[id(v)] == 0:
-                    heapq.heappush(heap, (first(v), index[id(v)], v))
-        if len(schedule) != len(units):  # cannot happen for layers; never replay wrongly
-            if dense:
-                return self._plan(xs, ys, out, created, False)
-            raise AssertionError("batched replay: the graph has a cycle")
-
-        # Compile the units into tuples the replay loop reads.
-        def ref(o: Any) -> Any:
-            return slot[o] if o.__class__ is Value else None
-
-        steps: list[tuple] = []
-        for u in schedule:
-            if isinstance(u, _Group):
-                member_slots = [slot[m_] for m_ in u.members]
-                if u.kind == _DENSE:
-                    n_out, n_in = len(u.members), len(u.cols)
-                    widx = np.zeros((n_out, n_in), dtype=np.intp)
-                    wconst = np.zeros((n_out, n_in))
-                    wmask = np.zeros((n_out, n_in), dtype=bool)
-                    for r, row in enumerate(u.ws):
-                        for c, w in enumerate(row):
-                            if isinstance(w, float):
-                                wconst[r, c] = w
-                            else:
-                                widx[r, c] = w
-                                wmask[r, c] = True
-                    bidx = np.array([b if isinstance(b, int) else 0 for b in u.bs], np.intp)
-                    bconst = np.array([b if isinstance(b, float) else 0.0 for b in u.bs])
-                    bmask = np.array([isinstance(b, int) for b in u.bs])
-                    cols = None if u.cols == list(range(len(u.source.members))) else u.cols
-                    steps.append(
-                        (
-                            _DENSE,
-                            u.gid,
-                            u.source.gid,
-                            np.array(cols, np.intp) if cols is not None else None,
-                            widx,
-                            wconst,
-                            wmask,
-                            bidx,
-                            bconst,
-                            bmask,
-                            member_slots,
-                            any(m_ in needs for m_ in u.members),
-                            u.source.gid != 0 and any(m_ in needs for m_ in u.source.members),
-                        )
-                    )
-                else:
-                    cols = None if u.cols == list(range(len(u.source.members))) else u.cols
-                    steps.append(
-                        (
-                            _MAP,
-                            u.gid,
-                            u.source.gid,
-                            np.array(cols, np.intp) if cols is not None else None,
-                            u.op.rule,
-                            member_slots,
-                            any(m_ in needs for m_ in u.members),
-                            u.op,
-                        )
-                    )
-            else:
-                ops = u.operands
-                steps.append(
-                    (
-                        _SINGLE,
-                        slot[u],
-                        u._op.rule,
-                        [ref(o) for o in ops],
-                        [o for o in ops if o.__class__ is not Value],
-                        [
-                            (k, slot[o])
-                            for k, o in enumerate(ops)
-                            if o.__class__ is Value and o in needs
-                        ],
-                        u in needs,
-                        u._op,
-                    )
-                )
-        self.steps = steps
-        # where each group member's value and gradient live: slot -> (gid, column)
+    def _record_layout(
+        self, groups: list[_Group], slot: dict, n_inputs: int, out: Value, n_nodes: int
+    ) -> None:
+        """Where each group member lives (slot -> (gid, column)), group sizes, output slots."""
         self.member_of = {slot[m_]: (g.gid, c) for g in groups for c, m_ in enumerate(g.members)}
         self.group_sizes = {g.gid: len(g.members) for g in groups}
-        self.group_sizes[0] = len(xs)
+        self.group_sizes[0] = n_inputs
         self.loss_slot = slot[out]
         self.aux_refs = [slot[a] if a.__class__ is Value else float(a) for a in self.aux]
         self.n_groups = len(groups)
-        self.n_nodes = len(order)
+        self.n_nodes = n_nodes
         self.dense_layers = sum(1 for g in groups if g.kind == _DENSE)
 
     # -- the replay --------------------------------------------------------------
@@ -507,21 +540,36 @@ class BatchedStep:
         numbers as a float64 array (a caller that has read them already).
         """
         np = _np
-        X = self._array(X, "X", 2, self.n_inputs)
+        X, Y = self._batch(X, Y)
         B = X.shape[0]
+        if param_data is None:
+            pdata = np.array([p._data for p in self.params], dtype=np.float64)
+        else:
+            pdata = param_data
+        vals, mats = self._load(X, Y, pdata)
+        with np.errstate(all="ignore"):
+            locals_, weights = self._forward(vals, mats, pdata)
+            mean, aux = self._outputs(B, vals)
+            if not backward:
+                return mean, [], aux
+            return mean, self._backward(B, locals_, weights), aux
+
+    def _batch(self, X: Any, Y: Any) -> tuple[Any, Any]:
+        """X [B, n] and Y ([B] or [B, k]) as float64 arrays of the traced widths."""
+        X = self._array(X, "X", 2, self.n_inputs)
         if self.target_size is None:
             Y = self._array(Y, "Y", 1, None)
         else:
             Y = self._array(Y, "Y", 2, self.target_size)
-        if Y.shape[0] != B:
+        if Y.shape[0] != X.shape[0]:
             raise ValueError(
-                f"batched step: X and Y must have one row per example, got {B} and {Y.shape[0]}"
+                f"batched step: X and Y must have one row per example, got {X.shape[0]} and "
+                f"{Y.shape[0]}"
             )
-        params = self.params
-        if param_data is None:
-            pdata = np.array([p._data for p in params], dtype=np.float64)
-        else:
-            pdata = param_data
+        return X, Y
+
+    def _load(self, X: Any, Y: Any, pdata: Any) -> tuple[list[Any], list[Any]]:
+        """Slots and group matrices before the first step: inputs, targets, params, constants."""
         vals: list[Any] = [None] * self.n_slots
         mats: list[Any] = [None] * (self.n_groups + 1)
         mats[0] = X
@@ -536,77 +584,56 @@ class BatchedStep:
             vals[s] = float(pdata[i])
         for s, c in self.constants:
             vals[s] = c
-        locals_: list[Any] = [None] * len(self.steps)
-        weights: list[Any] = [None] * len(self.steps)
-        with np.errstate(all="ignore"):
-            for k, st in enumerate(self.steps):
+        return vals, mats
+
+    def _forward(self, vals: list, mats: list, pdata: Any) -> tuple[list[Any], list[Any]]:
+        """Run the steps in order; keep what backward needs (locals; W and A of dense layers)."""
+        steps = self.steps
+        locals_: list[Any] = [None] * len(steps)
+        weights: list[Any] = [None] * len(steps)
+        try:
+            for k, st in enumerate(steps):
                 kind = st[0]
-                try:
-                    if kind == _SINGLE:
-                        _, s, rule, refs, consts, _, _, _ = st
-                        ci = 0
-                        args = []
-                        for r in refs:
-                            if r is None:
-                                args.append(consts[ci])
-                                ci += 1
-                            else:
-                                args.append(vals[r])
-                        result = rule(NUMPY, *args)
-                        vals[s] = result[0]
-                        locals_[k] = result
-                    elif kind == _DENSE:
-                        _, gid, src, cols, widx, wconst, wmask, bidx, bconst, bmask = st[:10]
-                        W = np.where(wmask, pdata[widx], wconst)
-                        b = np.where(bmask, pdata[bidx], bconst)
-                        A = mats[src] if cols is None else mats[src][:, cols]
-                        if A.ndim == 1:
-                            A = A[:, None]
-                        Z = A @ W.T + b
-                        mats[gid] = Z
-                        weights[k] = (W, A)
-                        for c, s in enumerate(st[10]):
-                            vals[s] = Z[:, c]
-                    else:
-                        _, gid, src, cols, rule, member_slots = st[:6]
-                        A = mats[src] if cols is None else mats[src][:, cols]
-                        out, local = rule(NUMPY, A)
-                        out = np.broadcast_to(out, A.shape) if np.ndim(out) < 2 else out
-                        mats[gid] = out
-                        locals_[k] = local
-                        for c, s in enumerate(member_slots):
-                            vals[s] = out[:, c]
-                except ValueError as e:
-                    if "truth value" not in str(e):
-                        raise
-                    op = st[-1] if kind != _DENSE else None
-                    name = getattr(op, "name", "?")
-                    raise TracingError(
-                        f"primitive {name!r} branches on its operand with `if`, which cannot run "
-                        "in the numpy namespace (batched replay); write the rule with m.where "
-                        "(or m.step, m.sign) so it decides elementwise"
-                    ) from None
+                if kind == _SINGLE:
+                    _, s, rule, refs, consts, _, _ = st
+                    ci = 0
+                    args = []
+                    for r in refs:
+                        if r is None:
+                            args.append(consts[ci])
+                            ci += 1
+                        else:
+                            args.append(vals[r])
+                    result = rule(NUMPY, *args)
+                    vals[s] = result[0]
+                    locals_[k] = result
+                elif kind == _DENSE:
+                    weights[k] = _dense_forward(st, vals, mats, pdata)
+                else:
+                    locals_[k] = _map_forward(st, vals, mats)
+        except ValueError as e:
+            if "truth value" not in str(e):
+                raise
+            raise _branching_error(st) from None
+        return locals_, weights
 
-            loss = np.broadcast_to(vals[self.loss_slot], (B,))
-            mean = float(np.sum(loss)) * (1.0 / B)
-            aux = None
-            if self.aux_refs:
-                aux = np.column_stack(
-                    [
-                        np.broadcast_to(vals[r] if isinstance(r, int) else r, (B,))
-                        for r in self.aux_refs
-                    ]
-                )
-            if not backward:
-                return mean, [], aux
-            return mean, self._backward(B, vals, mats, locals_, weights, pdata), aux
-
-    def _backward(
-        self, B: int, vals: list, mats: list, locals_: list, weights: list, pdata: Any
-    ) -> list[float]:
+    def _outputs(self, B: int, vals: list) -> tuple[float, Any]:
+        """The mean loss and the extra outputs as a [B, k] array (None when there are none)."""
         np = _np
-        grads: list[Any] = [None] * self.n_slots
-        ups: list[Any] = [None] * (self.n_groups + 1)
+        loss = np.broadcast_to(vals[self.loss_slot], (B,))
+        mean = float(np.sum(loss)) * (1.0 / B)
+        aux = None
+        if self.aux_refs:
+            aux = np.column_stack(
+                [np.broadcast_to(vals[r] if isinstance(r, int) else r, (B,)) for r in self.aux_refs]
+            )
+        return mean, aux
+
+    def _backward(self, B: int, locals_: list, weights: list) -> list[float]:
+        """Each param's gradient of the mean loss: the steps in reverse, local * upstream."""
+        np = _np
+        grads: list[Any] = [None] * self.n_slots  # upstream of the nodes outside groups
+        ups: list[Any] = [None] * (self.n_groups + 1)  # upstream of each group, [B, n]
         member_of = self.member_of
         sizes = self.group_sizes
 
@@ -629,53 +656,23 @@ class BatchedStep:
             st = steps[k]
             kind = st[0]
             if kind == _SINGLE:
-                s = st[1]
-                up = grads[s]
+                up = grads[st[1]]
                 if up is None:
                     continue
                 result = locals_[k]
                 for i, o in st[5]:
                     add(o, result[i + 1] * up)
+            elif ups[st[1]] is None:
+                continue
             elif kind == _DENSE:
-                U = ups[st[1]]
-                if U is None:
-                    continue
-                W, A = weights[k]
-                widx, wmask, bidx, bmask = st[4], st[6], st[7], st[9]
-                dW = U.T @ A
-                np.add.at(ptotal, widx[wmask], dW[wmask])
-                db = U.sum(axis=0)
-                np.add.at(ptotal, bidx[bmask], db[bmask])
-                if st[12]:
-                    dA = U @ W
-                    src, cols = st[2], st[3]
-                    S = ups[src]
-                    if S is None:
-                        S = ups[src] = np.zeros((B, sizes[src]))
-                    if cols is None:
-                        S += dA
-                    else:
-                        np.add.at(S, (slice(None), cols), dA)
+                _dense_backward(st, ups, sizes, weights[k], ptotal, B)
             else:
-                U = ups[st[1]]
-                if U is None:
-                    continue
-                src, cols = st[2], st[3]
-                S = ups[src]
-                if S is None:
-                    S = ups[src] = np.zeros((B, sizes[src]))
-                dA = locals_[k] * U
-                if cols is None:
-                    S += dA
-                else:
-                    np.add.at(S, (slice(None), cols), dA)
-        out = []
+                _add_to_group(ups, sizes, B, st[2], st[3], locals_[k] * ups[st[1]])
         for s, i in self.param_slots:
             g = grads[s]
             if g is not None:
                 ptotal[i] += float(np.sum(g)) if np.ndim(g) else float(g) * B
-        out = ptotal.tolist()
-        return out
+        return ptotal.tolist()
 
     def __call__(self, X: Any, Y: Any) -> tuple[float, list[float]]:
         """(mean loss, gradient of the mean loss for each param), params untouched."""
@@ -694,6 +691,76 @@ class BatchedStep:
             f"<BatchedStep: {self.n_nodes} nodes, {len(self.params)} params, "
             f"{self.dense_layers} dense layer(s)>"
         )
+
+
+# ---------------------------------------------------------------------------
+# The replay of one group: a dense layer is a matrix product, a map one rule
+# call on the whole [B, n] matrix.
+
+
+def _dense_forward(st: tuple, vals: list, mats: list, pdata: Any) -> tuple[Any, Any]:
+    """Z = A @ W.T + b over the source's columns; returns (W, A) for backward."""
+    np = _np
+    _, gid, src, cols, widx, wconst, wmask, bidx, bconst, bmask, member_slots, _ = st
+    W = np.where(wmask, pdata[widx], wconst)
+    b = np.where(bmask, pdata[bidx], bconst)
+    A = mats[src] if cols is None else mats[src][:, cols]
+    if A.ndim == 1:
+        A = A[:, None]
+    Z = A @ W.T + b
+    mats[gid] = Z
+    for c, s in enumerate(member_slots):
+        vals[s] = Z[:, c]
+    return W, A
+
+
+def _map_forward(st: tuple, vals: list, mats: list) -> Any:
+    """The op's rule on the whole source matrix; returns its local derivative."""
+    np = _np
+    _, gid, src, cols, rule, member_slots, _ = st
+    A = mats[src] if cols is None else mats[src][:, cols]
+    out, local = rule(NUMPY, A)
+    out = np.broadcast_to(out, A.shape) if np.ndim(out) < 2 else out
+    mats[gid] = out
+    for c, s in enumerate(member_slots):
+        vals[s] = out[:, c]
+    return local
+
+
+def _branching_error(st: tuple) -> TracingError:
+    """A rule that ran `if` on an array: name its op and say how to write it."""
+    op = st[-1] if st[0] != _DENSE else None
+    name = getattr(op, "name", "?")
+    return TracingError(
+        f"primitive {name!r} branches on its operand with `if`, which cannot run "
+        "in the numpy namespace (batched replay); write the rule with m.where "
+        "(or m.step, m.sign) so it decides elementwise"
+    )
+
+
+def _dense_backward(st: tuple, ups: list, sizes: dict, WA: tuple, ptotal: Any, B: int) -> None:
+    """Add the layer's weight and bias gradients to ptotal; pass U @ W to its source."""
+    np = _np
+    U = ups[st[1]]
+    W, A = WA
+    widx, wmask, bidx, bmask = st[4], st[6], st[7], st[9]
+    dW = U.T @ A
+    np.add.at(ptotal, widx[wmask], dW[wmask])
+    db = U.sum(axis=0)
+    np.add.at(ptotal, bidx[bmask], db[bmask])
+    if st[11]:
+        _add_to_group(ups, sizes, B, st[2], st[3], U @ W)
+
+
+def _add_to_group(ups: list, sizes: dict, B: int, src: int, cols: Any, dA: Any) -> None:
+    """ups[src][:, cols] += dA (all columns when cols is None), made at the first use."""
+    S = ups[src]
+    if S is None:
+        S = ups[src] = _np.zeros((B, sizes[src]))
+    if cols is None:
+        S += dA
+    else:
+        _np.add.at(S, (slice(None), cols), dA)
 
 
 def compile_batched(

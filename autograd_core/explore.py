@@ -36,6 +36,7 @@ __all__ = ["Explorer", "explore", "explorer_bundle", "page"]
 
 DIGITS = 4  # significant digits shown in the drawing; the tables show more
 TABLE_DIGITS = 8
+_PARAMS_SHOWN = 64  # parameters listed in a summarised module's table
 
 
 # ---------------------------------------------------------------------------
@@ -61,6 +62,16 @@ def _names(order: list[Value]) -> dict[Value, str]:
         else:
             out[node] = f"{node.op.name if node.op is not None else 'leaf'}#{i}"
     return out
+
+
+def _value_fields(node: Value, trace: Any) -> dict[str, Any]:
+    """A node's data and gradient (from the recorded trace), as numbers and as shown."""
+    grad = trace.grads[node]
+    return {
+        "data": _f(node.data),
+        "grad": _f(grad),
+        "text": {"data": _t(node.data), "grad": _t(grad)},
+    }
 
 
 def _edge(step: Any, ids: dict[Value, str], names: dict[Value, str]) -> dict[str, Any]:
@@ -170,11 +181,14 @@ def _full_bundle(root: Value, order: list[Value], max_paths: int) -> dict[str, A
             "name": names[node],
             "op": node.op.name if node.op is not None else None,
             "leaf": node.is_leaf,
-            "data": _f(node.data),
-            "grad": _f(trace.grads[node]),
-            "text": {"data": _t(node.data), "grad": _t(trace.grads[node])},
+            **_value_fields(node, trace),
             "locals": [
-                {"parent": ids[p], "parent_name": names[p], "local": _f(g), "text": _t(g, 8)}
+                {
+                    "parent": ids[p],
+                    "parent_name": names[p],
+                    "local": _f(g),
+                    "text": _t(g, TABLE_DIGITS),
+                }
                 for p, g in node.parents
             ],
         }
@@ -260,96 +274,31 @@ def _paths_of(ex: Any, ids: dict[Value, str], names: dict[Value, str]) -> dict[s
 
 
 def _summary_bundle(root: Value, order: list[Value], max_nodes: int) -> dict[str, Any]:
-    import graphviz
-
-    from autograd_core.draw import _cluster_title, module_paths
-
-    owner = module_paths(order)
+    """The bundle of a graph over the guard: one unit per module, stepped module by module."""
     names = _names(order)
-    # A unit is a module (all the nodes it owns), or one node owned by none.
-    unit_of: dict[Value, str] = {}
-    members: dict[str, list[Value]] = {}
-    titles: dict[str, str] = {}
-    for node in order:
-        path = owner[node]
-        key = f"m:{path}" if path is not None else f"n:{len(members)}"
-        if key not in members:
-            members[key] = []
-            titles[key] = _cluster_title(path) if path is not None else names[node]
-        members[key].append(node)
-        unit_of[node] = key
+    members, titles, unit_of = _module_units(order, names)
     ids = {key: f"u{i}" for i, key in enumerate(members)}
     nid = {node: ids[unit_of[node]] for node in order}
     trace = backward_trace(root)
     output = {key: nodes[-1] for key, nodes in members.items()}  # last in topological order
-    out_ids = {output[key]: ids[key] for key in members}
-    n_total = len(order)
+    units = {
+        ids[key]: _module_unit(key, nodes, titles[key], output[key], names, trace)
+        for key, nodes in members.items()
+    }
+    backward = _module_backward(trace, unit_of, ids, nid, names, set(output.values()))
     note = (
-        f"This graph has {n_total} Values, more than max_nodes={max_nodes}: too many to read "
+        f"This graph has {len(order)} Values, more than max_nodes={max_nodes}: too many to read "
         f"in one drawing. Summarised view: one box per module ({len(members)} boxes), showing "
         "the data and gradient of the module's output; steps go module by module, and only "
         "the edges between modules are listed."
     )
-    units: dict[str, dict[str, Any]] = {}
-    for key, nodes in members.items():
-        out = output[key]
-        params = [n for n in nodes if n.is_leaf]
-        units[ids[key]] = {
-            "name": titles[key],
-            "op": f"module of {len(nodes)} Values"
-            if key.startswith("m:")
-            else (out.op.name if out.op is not None else None),
-            "leaf": key.startswith("n:") and out.is_leaf,
-            "data": _f(out.data),
-            "grad": _f(trace.grads[out]),
-            "text": {"data": _t(out.data), "grad": _t(trace.grads[out])},
-            "output_name": names[out],
-            "params": [
-                {"name": names[p], "data": _t(p.data, 8), "grad": _t(trace.grads[p], 8)}
-                for p in params[:64]
-            ],
-            "more_params": max(0, len(params) - 64),
-            "locals": [],
-        }
-    too_many = len(members) > max_nodes
-    backward = []
-    for key, run in _group_runs(trace.steps, lambda s: unit_of[s.node]):
-        crossing = [s for s in run if unit_of[s.parent] != key]
-        edges = []
-        for s in crossing:
-            e = _edge(s, nid, names)
-            e["updates"] = s.parent in out_ids  # the parent box shows this node's grad
-            edges.append(e)
-        backward.append({"node": ids[key], "edges": edges, "inner": len(run) - len(crossing)})
-    _mark_last(backward)
-
     svg = ""
-    if too_many:
+    if len(members) > max_nodes:
         note += f" Even summarised there are more than {max_nodes} boxes: no drawing."
     else:
-        dot = graphviz.Digraph(
-            name="autograd_summary",
-            graph_attr={"rankdir": "LR"},
-            node_attr={"fontname": "Helvetica", "fontsize": "11", "shape": "record"},
-        )
-        for key in members:
-            u = units[ids[key]]
-            first = f"{u['name']} ({len(members[key])})" if key.startswith("m:") else u["name"]
-            out = "out " if key.startswith("m:") else ""
-            label = (
-                "{ " + _record(first) + f" | {out}data {u['text']['data']}"
-                f" | {out}grad {u['text']['grad']} }}"
-            )
-            dot.node(ids[key], label=label)
-        seen = set()
-        for node in order:
-            for p, _ in node.parents:
-                pair = (nid[p], nid[node])
-                if pair[0] != pair[1] and pair not in seen:
-                    seen.add(pair)
-                    dot.edge(*pair)
-        svg = _tag_svg(_svg_of(dot), units)
-    forward_units = sorted(members, key=lambda k: order.index(output[k]))
+        svg = _tag_svg(_svg_of(_summary_digraph(order, members, units, ids, nid)), units)
+    position = {node: i for i, node in enumerate(order)}
+    forward_units = sorted(members, key=lambda k: position[output[k]])
     return {
         "mode": "summary",
         "note": note,
@@ -361,6 +310,111 @@ def _summary_bundle(root: Value, order: list[Value], max_nodes: int) -> dict[str
         "paths": {},
         "svg": svg,
     }
+
+
+def _module_units(
+    order: list[Value], names: dict[Value, str]
+) -> tuple[dict[str, list[Value]], dict[str, str], dict[Value, str]]:
+    """A unit is a module (all the nodes it owns), or one node owned by none: its members,
+    its title and each node's unit, keyed "m:<module path>" or "n:<k>"."""
+    from autograd_core.draw import _cluster_title, module_paths
+
+    owner = module_paths(order)
+    unit_of: dict[Value, str] = {}
+    members: dict[str, list[Value]] = {}
+    titles: dict[str, str] = {}
+    for node in order:
+        path = owner[node]
+        key = f"m:{path}" if path is not None else f"n:{len(members)}"
+        if key not in members:
+            members[key] = []
+            titles[key] = _cluster_title(path) if path is not None else names[node]
+        members[key].append(node)
+        unit_of[node] = key
+    return members, titles, unit_of
+
+
+def _module_unit(
+    key: str, nodes: list[Value], title: str, out: Value, names: dict[Value, str], trace: Any
+) -> dict[str, Any]:
+    """One box of the summary: the module's output and its first parameters."""
+    params = [n for n in nodes if n.is_leaf]
+    is_module = key.startswith("m:")
+    return {
+        "name": title,
+        "op": f"module of {len(nodes)} Values"
+        if is_module
+        else (out.op.name if out.op is not None else None),
+        "leaf": not is_module and out.is_leaf,
+        **_value_fields(out, trace),
+        "output_name": names[out],
+        "params": [
+            {
+                "name": names[p],
+                "data": _t(p.data, TABLE_DIGITS),
+                "grad": _t(trace.grads[p], TABLE_DIGITS),
+            }
+            for p in params[:_PARAMS_SHOWN]
+        ],
+        "more_params": max(0, len(params) - _PARAMS_SHOWN),
+        "locals": [],
+    }
+
+
+def _module_backward(
+    trace: Any,
+    unit_of: dict[Value, str],
+    ids: dict[str, str],
+    nid: dict[Value, str],
+    names: dict[Value, str],
+    outputs: set[Value],
+) -> list[dict[str, Any]]:
+    """The backward steps module by module: only the edges that leave a module are listed."""
+    backward = []
+    for key, run in _group_runs(trace.steps, lambda s: unit_of[s.node]):
+        crossing = [s for s in run if unit_of[s.parent] != key]
+        edges = []
+        for s in crossing:
+            e = _edge(s, nid, names)
+            e["updates"] = s.parent in outputs  # the parent box shows this node's grad
+            edges.append(e)
+        backward.append({"node": ids[key], "edges": edges, "inner": len(run) - len(crossing)})
+    _mark_last(backward)
+    return backward
+
+
+def _summary_digraph(
+    order: list[Value],
+    members: dict[str, list[Value]],
+    units: dict[str, dict[str, Any]],
+    ids: dict[str, str],
+    nid: dict[Value, str],
+) -> Any:
+    """One record box per unit and one edge per pair of units that an edge of the graph joins."""
+    import graphviz
+
+    dot = graphviz.Digraph(
+        name="autograd_summary",
+        graph_attr={"rankdir": "LR"},
+        node_attr={"fontname": "Helvetica", "fontsize": "11", "shape": "record"},
+    )
+    for key in members:
+        u = units[ids[key]]
+        first = f"{u['name']} ({len(members[key])})" if key.startswith("m:") else u["name"]
+        out = "out " if key.startswith("m:") else ""
+        label = (
+            "{ " + _record(first) + f" | {out}data {u['text']['data']}"
+            f" | {out}grad {u['text']['grad']} }}"
+        )
+        dot.node(ids[key], label=label)
+    seen = set()
+    for node in order:
+        for p, _ in node.parents:
+            pair = (nid[p], nid[node])
+            if pair[0] != pair[1] and pair not in seen:
+                seen.add(pair)
+                dot.edge(*pair)
+    return dot
 
 
 _RECORD_SPECIAL = re.compile(r"([{}|<>\\\"])")

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from autograd_core import ops
-from autograd_core.engine import Value
+from autograd_core.engine import Value, walk
 from autograd_core.errors import as_float
 from autograd_core.files import atomic_write
 from autograd_core.trace import Tracer, TracingWarning
@@ -248,7 +248,7 @@ class OnnxGraph:
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self.inputs: list[str] = []
-        self._consts: dict[str, str] = {}
+        self._consts: set[str] = set()
         self._types: dict[str, str] = {}  # name -> "double" | "bool"
         self._batched: set[str] = set()  # names whose value has the batch axis
         self._count = 0
@@ -272,7 +272,7 @@ class OnnxGraph:
         value = float(value)
         name = f"const:{value!r}"
         if name not in self._consts:
-            self._consts[name] = name
+            self._consts.add(name)
             self._add_initializer(name, value)
         return name
 
@@ -326,7 +326,7 @@ class OnnxGraph:
             return x.name
         if isinstance(x, str):
             return x
-        if isinstance(x, (int, float)) and not isinstance(x, bool) or _is_real(x):
+        if _is_real(x):
             return self.const(float(x))
         raise TypeError(
             f"ONNX node {op_type}: an input must be a symbol, a name or a number, "
@@ -339,7 +339,7 @@ def _is_real(x: Any) -> bool:
 
 
 def _plain_number(x: Any) -> float:
-    if isinstance(x, bool) or not _is_real(x):
+    if not _is_real(x):
         raise _NoOnnxForm(f"it produced {type(x).__name__}: {x!r}"[:300] + ", not a number or node")
     return float(x)
 
@@ -486,7 +486,18 @@ def function_to_onnx(
 ) -> Any:  # -> onnx.ModelProto
     """The ONNX model of `fn` traced at `example_inputs` (see `export_onnx`), checked."""
     onnx = import_onnx()
+    numbers_in, names_in = _check_inputs(fn, example_inputs, input_names)
+    leaves = [Value(x, name) for x, name in zip(numbers_in, names_in)]
+    results, single, created = _trace_function(fn, leaves)
+    names_out = _output_names(output_names, len(results), single, names_in)
+    g = _write_graph(leaves, names_in, results, names_out, created)
+    return _finish(onnx, g, names_in, names_out, fn)
 
+
+def _check_inputs(
+    fn: Any, example_inputs: Any, input_names: Sequence[str] | None
+) -> tuple[list[float], list[str]]:
+    """The example inputs as floats and their names, or the error saying what is wrong."""
     if not callable(fn):
         raise TypeError(f"export_onnx needs a function of Values, got {type(fn).__name__}")
     if isinstance(example_inputs, (str, bytes)) or not isinstance(example_inputs, Sequence):
@@ -501,11 +512,12 @@ def function_to_onnx(
     numbers_in = [
         as_float(x, f"export_onnx example input {i}") for i, x in enumerate(example_inputs)
     ]
-    names_in = _names(
-        input_names, len(numbers_in), _parameter_names(fn, len(numbers_in)), "input_names"
-    )
+    n = len(numbers_in)
+    return numbers_in, _names(input_names, n, _parameter_names(fn, n), "input_names")
 
-    leaves = [Value(x, name) for x, name in zip(numbers_in, names_in)]
+
+def _trace_function(fn: Any, leaves: list[Value]) -> tuple[list[Any], bool, set]:
+    """Run `fn` once on the leaves: (its outputs, whether it returned one, the Values it made)."""
     with Tracer() as tracer:
         result = fn(*leaves)
     tracer.allow_retrace_hint = False  # export has no retrace
@@ -515,61 +527,77 @@ def function_to_onnx(
             f"the function read a Value's .data at {tracer.data_reads[0]}: that number is "
             "written into the ONNX model as a constant",
             TracingWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     single = not isinstance(result, (tuple, list))
     results = [result] if single else list(result)
     if not results:
         raise ValueError("export_onnx: the function returned no outputs (an empty tuple)")
     for i, r in enumerate(results):
-        if not isinstance(r, Value) and not (_is_real(r)):
+        if not isinstance(r, Value) and not _is_real(r):
             raise TypeError(
                 f"export_onnx: output {i} of the function must be a Value or a number, "
                 f"got {type(r).__name__}: {r!r}"[:300]
             )
+    return results, single, tracer.created
+
+
+def _output_names(
+    given: Sequence[str] | None, n: int, single: bool, names_in: list[str]
+) -> list[str]:
+    """The names given, else "y" (y0, y1, ... for a tuple), with "_" added past input names."""
     stem = "y"
-    while True:  # "y", y0, y1, ... unless an input is called so: then "y_", ...
-        default_out = [stem] if single else [f"{stem}{i}" for i in range(len(results))]
+    while True:
+        default_out = [stem] if single else [f"{stem}{i}" for i in range(n)]
         if not set(default_out) & set(names_in):
             break
         stem += "_"
-    names_out = _names(output_names, len(results), default_out, "output_names")
+    names_out = _names(given, n, default_out, "output_names")
     clash = set(names_in) & set(names_out)
     if clash:
         raise ValueError(f"export_onnx: {sorted(clash)[0]!r} is both an input and an output name")
+    return names_out
 
+
+def _write_graph(
+    leaves: list[Value], names_in: list[str], results: list[Any], names_out: list[str], created: set
+) -> OnnxGraph:
+    """Each traced node's rule run on symbols, in order: the graph with its inputs and outputs."""
     g = OnnxGraph()
     m = onnx_namespace()
     symbols: dict[Value, Any] = {}
     for leaf, name in zip(leaves, names_in):
         symbols[leaf] = g.input(name)
     used = set(names_in)
-    for index, node in enumerate(_forward_order([r for r in results if isinstance(r, Value)])):
+    for index, node in enumerate(walk([r for r in results if isinstance(r, Value)])):
         if node in symbols:
             continue
-        op = node.op
-        if op is None:
-            if node in tracer.created:  # a constant the function made: fold it
+        if node.op is None:
+            if node in created:  # a constant the function made: fold it
                 symbols[node] = node.data
             else:  # a captured Value (a trained weight): a named initializer
                 symbols[node] = g.weight(_weight_name(node, used), node.data)
             continue
         args = [symbols[a] if isinstance(a, Value) else float(a) for a in node.operands]
-        g.scope = f"{index}.{op.name}/"
-        try:
-            out = op.rule(m, *args)[0]
-            symbols[node] = g.symbol(out)
-        except _NoOnnxForm as e:
-            raise ExportError(f"op {op.name!r} has no ONNX form: {e}") from None
-        except (AttributeError, TypeError) as e:
-            raise ExportError(
-                f"op {op.name!r} has no ONNX form: its rule does something only floats can "
-                f"({type(e).__name__}: {e}); write it with + - * / and the m.* functions"
-            ) from None
+        g.scope = f"{index}.{node.op.name}/"
+        symbols[node] = _run_rule(g, m, node.op, args)
     g.scope = ""
     for r, name in zip(results, names_out):
         g.output(symbols[r] if isinstance(r, Value) else float(r), name)
-    return _finish(onnx, g, names_in, names_out, fn)
+    return g
+
+
+def _run_rule(g: OnnxGraph, m: Any, op: Any, args: list[Any]) -> Any:
+    """The op's output as a symbol (or a folded number); ExportError if its rule cannot."""
+    try:
+        return g.symbol(op.rule(m, *args)[0])
+    except _NoOnnxForm as e:
+        raise ExportError(f"op {op.name!r} has no ONNX form: {e}") from None
+    except (AttributeError, TypeError) as e:
+        raise ExportError(
+            f"op {op.name!r} has no ONNX form: its rule does something only floats can "
+            f"({type(e).__name__}: {e}); write it with + - * / and the m.* functions"
+        ) from None
 
 
 def export_onnx(
@@ -595,14 +623,6 @@ def export_onnx(
     """
     proto = function_to_onnx(fn, example_inputs, input_names, output_names)
     return atomic_write(path, proto.SerializeToString())
-
-
-def _forward_order(outputs: list[Any]) -> list[Any]:
-    # engine.walk: every node the outputs need, each after its operands (the
-    # core notes call it graph.forward_order; it is the same walk).
-    from autograd_core.engine import walk
-
-    return walk(outputs)
 
 
 def _parameter_names(fn: Any, n: int) -> list[str]:
