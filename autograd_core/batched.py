@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import heapq
 import numbers
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from autograd_core import ops
 from autograd_core.engine import OPS, Value, is_grad_enabled, walk
-from autograd_core.trace import Tracer, TracingError, TracingWarning, describe_node
+from autograd_core.trace import Tracer, TracingError, describe_node
 
 __all__ = ["BatchedStep", "NUMPY", "compile_batched"]
 
@@ -88,18 +87,10 @@ def _trace(per_example: Callable, x: list[float], y: Any) -> tuple:
         else:
             ys = Value(y, "y")
         out = per_example(xs, ys)
-    tracer.allow_retrace_hint = False  # batched replay has no retrace
-    tracer.refuse_comparisons()
-    if tracer.data_reads:
-        reads = tracer.data_reads
-        more = f" (and {len(reads) - 1} more)" if len(reads) > 1 else ""
-        warnings.warn(
-            TracingWarning(
-                f"the per-example function read .data at {reads[0]}{more}: the number read "
-                "(from the example used to trace) is frozen into the replay of every example."
-            ),
-            stacklevel=4,
-        )
+    tracer.refuse_comparisons(retrace_hint=False)  # batched replay has no retrace
+    tracer.warn_data_reads(
+        "the replay of every example (it was read from the example used to trace)", stacklevel=4
+    )
     return xs, ys, out, tracer.created
 
 

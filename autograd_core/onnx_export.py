@@ -31,7 +31,6 @@ import inspect
 import json
 import numbers
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ from autograd_core import ops
 from autograd_core.engine import Value, walk
 from autograd_core.errors import as_float
 from autograd_core.files import atomic_write
-from autograd_core.trace import Tracer, TracingWarning
+from autograd_core.trace import Tracer
 
 __all__ = [
     "OPSET",
@@ -520,15 +519,8 @@ def _trace_function(fn: Any, leaves: list[Value]) -> tuple[list[Any], bool, set]
     """Run `fn` once on the leaves: (its outputs, whether it returned one, the Values it made)."""
     with Tracer() as tracer:
         result = fn(*leaves)
-    tracer.allow_retrace_hint = False  # export has no retrace
-    tracer.refuse_comparisons()
-    if tracer.data_reads:
-        warnings.warn(
-            f"the function read a Value's .data at {tracer.data_reads[0]}: that number is "
-            "written into the ONNX model as a constant",
-            TracingWarning,
-            stacklevel=4,
-        )
+    tracer.refuse_comparisons(retrace_hint=False)  # export has no retrace
+    tracer.warn_data_reads("the ONNX model as a constant", stacklevel=4)
     single = not isinstance(result, (tuple, list))
     results = [result] if single else list(result)
     if not results:

@@ -99,8 +99,8 @@ class Tracer(Observer):
 
     # -- what the caller asks afterwards -----------------------------------------
 
-    def refuse_comparisons(self) -> None:
-        """Raise TracingError if the function branched on data."""
+    def refuse_comparisons(self, retrace_hint: bool = True) -> None:
+        """Raise TracingError if the function branched on data (naming compiled's retrace)."""
         if not self.comparisons:
             return
         left, op, right, outcome, where = self.comparisons[0]
@@ -117,12 +117,10 @@ class Tracer(Observer):
             + (
                 ", or pass retrace=True to re-check every comparison on each call and trace "
                 "again when one changes."
-                if self.allow_retrace_hint
+                if retrace_hint
                 else "."
             )
         )
-
-    allow_retrace_hint = True
 
     def warn_data_reads(self, frozen_into: str, stacklevel: int = 3) -> None:
         """A TracingWarning naming where the function read `.data` (if it did)."""
