@@ -114,6 +114,12 @@ class Builder:
         self.steps.append((name, tuple(operands)))
         return self.n_inputs + len(self.steps) - 1
 
+    def fit(self, name: str, i: int, r: int, c: float, smooth: bool = True) -> int:
+        """Register `r` as operand `i` of `name`: `r*r + c` where `needs_fitting` says so."""
+        if name in DOMAINS and needs_fitting(name, i, smooth):
+            return self.add("add", self.add("mul", r, r), c)
+        return r
+
     def graph(self, outputs: Iterable[int] | None = None, connect: bool = True) -> Graph:
         """The graph, outputs defaulting to the last register; `connect` feeds every step in."""
         outs = list(outputs) if outputs is not None else [self.n_inputs + len(self.steps) - 1]
@@ -201,7 +207,7 @@ def graphs(
                 continue
             r = register()
             if name in DOMAINS and needs_fitting(name, i, smooth):
-                r = b.add("add", b.add("mul", r, r), draw(_constants(lo, hi)))
+                r = b.fit(name, i, r, draw(_constants(lo, hi)), smooth)
             operands.append(r)
         b.add(name, *operands)
     k = min(draw(st.integers(*n_outputs)), len(b.steps))

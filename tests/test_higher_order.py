@@ -19,7 +19,7 @@ import sympy
 from conftest import examples
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from strategies import Builder, graphs, needs_fitting
+from strategies import Builder, graphs
 
 from autograd_core.engine import OPS, Value, linear
 from autograd_core.functional import grad, hessian
@@ -113,11 +113,7 @@ def one_op(name, *extra_steps):
         return b.graph(connect=False)
     arity = OPS[name].arity or 5
     picks = [a, bb, 0, 1, a][:arity]
-    operands = [
-        b.add("add", b.add("mul", r, r), 0.8) if needs_fitting(name, i, True) else r
-        for i, r in enumerate(picks)
-    ]
-    b.add(name, *operands)
+    b.add(name, *[b.fit(name, i, r, 0.8) for i, r in enumerate(picks)])
     return b.graph(connect=False)
 
 
