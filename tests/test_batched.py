@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
+from strategies import finite_values, graphs
 
 np = pytest.importorskip("numpy")
 
-from autograd_core import TracingError, Value, compile_batched, primitive  # noqa: E402
+from autograd_core import TracingError, Value, compile_batched, linear, primitive  # noqa: E402
 from nn.batched import per_example_loss  # noqa: E402
 from nn.data import digits, moons, train_test_split  # noqa: E402
 from nn.layers import MLP  # noqa: E402
@@ -101,6 +102,46 @@ def test_batched_agrees_with_the_engine_on_random_models_losses_and_data(problem
     # every mini-batch of size 1 too
     for x, y in zip(X, Y):
         assert_agree(step([x], [y]), engine_mean(per_example, params, [x], [y]))
+
+
+@given(
+    graph=graphs(n_inputs=(3, 5), max_steps=8, smooth=False),
+    rows=st.lists(st.lists(finite, min_size=2, max_size=2), min_size=1, max_size=6),
+    targets=st.lists(finite, min_size=6, max_size=6),
+)
+def test_batched_agrees_with_the_engine_on_random_graphs(graph, rows, targets):
+    # Random graphs over the op table (tests/strategies.py): two features, the
+    # other inputs are parameters; the loss is the squared distance to y.
+    # Draws where the engine raises or a value leaves [-1e3, 1e3] are discarded.
+    # At least one parameter: with none, see the xfail test below.
+    params = [Value(0.5 - 0.75 * i) for i in range(graph.n_inputs - 2)]
+    X, Y = rows, targets[: len(rows)]
+
+    def per_example(x, y):
+        return (graph(*x, *params) - y) ** 2
+
+    for x in X:
+        try:
+            registers = graph.registers([Value(v) for v in x] + params)
+        except (ArithmeticError, ValueError):
+            assume(False)
+        assume(finite_values(registers, 1e3))
+    step = compile_batched(per_example, params, (X[0], Y[0]))
+    assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=IndexError,
+    reason="found by the random-graph test: a linear node with only constant weights and "
+    "bias, and no parameters at all, indexes the empty parameter array in batched replay",
+)
+def test_linear_of_constants_without_parameters():
+    def per_example(x, y):
+        return (linear([0.5], [x[0]], 0.0) - y) ** 2
+
+    step = compile_batched(per_example, [], ([1.0, 2.0], 1.0))
+    assert step([[1.0, 2.0], [0.5, 0.1]], [1.0, 0.0])[0] == pytest.approx((0.25 + 0.0625) / 2)
 
 
 @given(

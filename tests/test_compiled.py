@@ -9,6 +9,7 @@ import sys
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from strategies import graphs
 
 from autograd_core import engine
 from autograd_core.compiled import TracingError, compile_function, compile_loss
@@ -41,91 +42,30 @@ def assert_same_result(got, want):
 
 
 # ---------------------------------------------------------------------------
-# Random graphs. Operands are picked among all earlier nodes, so sub-expressions
-# are shared; constants go on either side. Domain-limited ops get arguments
-# moved inside their domain (x*x + c > 0) so most draws survive; a draw where
-# the engine itself raises (overflow) is discarded with assume(). Kinks (relu,
-# abs, step at 0) need no care here: the compiled code must match the engine
-# there too, by the same convention.
-
-UNARY = ["neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos", "sq"]
-BINARY = ["add", "sub", "mul", "div", "pow_const", "pow_value", "rpow", "linear"]
+# Random graphs (tests/strategies.py): every primitive, shared sub-expressions,
+# constants on either side. Operands are kept in domain only where the forward
+# value needs it (r*r + c > 0 for log, sqrt, the divisor, pow's base); kinks
+# (relu, abs at 0) need no care here: the compiled code must match the engine
+# there too, by the same convention. A draw where the engine itself raises
+# (overflow) is discarded with assume(). Every node reaches the output (a node
+# nothing uses is not replayed, so its errors would not be either: see the
+# dead-code test below).
 
 values = st.floats(-3, 3, allow_nan=False)
-constants = st.sampled_from([0.0, -0.5, 1.0, 2.0, 3.0, 0.25])
-instruction = st.tuples(
-    st.sampled_from(UNARY + BINARY),
-    st.integers(0, 10**6),
-    st.integers(0, 10**6),
-    constants,
-    st.integers(0, 2),  # 0: both Values, 1: constant on the left, 2: on the right
-)
-
-
-def program_fn(program, n_params):
-    def f(*xs, params=()):
-        nodes = [*xs, *params]
-        for name, i, j, c, side in program:
-            a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
-            safe_a = a * a + 0.5  # > 0: inside log, sqrt, pow's domain
-            if name == "neg":
-                r = -a
-            elif name == "exp":
-                r = (a.tanh() * 2.0).exp()
-            elif name == "log":
-                r = safe_a.log()
-            elif name == "sqrt":
-                r = safe_a.sqrt()
-            elif name == "sq":
-                r = a * a
-            elif name in ("tanh", "sigmoid", "relu", "sin", "cos"):
-                r = getattr(a, name)()
-            elif name == "abs":
-                r = abs(a)
-            elif name == "pow_const":
-                r = safe_a ** (c - 1.0)
-            elif name == "pow_value":
-                r = safe_a ** b.tanh()
-            elif name == "rpow":
-                r = (c + 0.5) ** b.tanh()
-            elif name == "linear":
-                ws = [a, c, b] if side == 1 else [a, b]
-                ins = [b, a, 1.5] if side == 1 else [b, c if side == 2 else a]
-                r = linear(ws, ins, c if side else b)
-            else:
-                left, right = (c, b) if side == 1 else (a, c) if side == 2 else (a, b)
-                if name == "div":
-                    right = right * right + 0.25 if isinstance(right, Value) else c + 4.0
-                if name == "add":
-                    r = left + right
-                elif name == "sub":
-                    r = left - right
-                elif name == "mul":
-                    r = left * right
-                else:
-                    r = left / right
-            nodes.append(r)
-        # Every node reaches the output (a node nothing uses is not replayed, so
-        # its errors would not be either: see the dead-code test below).
-        out = nodes[-1]
-        for v in nodes[len(xs) + len(params) : -1]:
-            out = out + v * 0.5
-        return out
-
-    return f
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    program=st.lists(instruction, min_size=1, max_size=12),
+    data=st.data(),
     inputs=st.lists(values, min_size=1, max_size=3),
     params=st.lists(values, min_size=0, max_size=2),
     new_inputs=st.lists(values, min_size=3, max_size=3),
 )
-def test_random_graphs_match_engine_bit_for_bit(program, inputs, params, new_inputs):
-    f = program_fn(program, len(params))
+def test_random_graphs_match_engine_bit_for_bit(data, inputs, params, new_inputs):
+    n = len(inputs) + len(params)
+    graph = data.draw(graphs(n_inputs=n, max_steps=12, smooth=False), label="graph")
     pvals = [Value(p, f"p{i}") for i, p in enumerate(params)]
-    g = lambda *xs: f(*xs, params=pvals)  # noqa: E731
+    g = lambda *xs: graph(*xs, *pvals)  # noqa: E731
     try:
         want = engine_result(g, inputs, pvals)
     except (OverflowError, ValueError, ZeroDivisionError):

@@ -35,6 +35,7 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import graphs
 
 from autograd_core.engine import Value, linear
 from autograd_core.explain import backward_trace, draw_explained, explain_paths
@@ -278,39 +279,19 @@ def test_a_deep_chain_is_explained_without_recursion():
     assert len(backward_trace(v).steps) == 5000
 
 
-def random_graph(ops, values):
-    """A DAG from leaves and a list of (op, i, j) picking earlier nodes."""
-    nodes = [Value(v, f"l{k}") for k, v in enumerate(values)]
-    for op, i, j in ops:
-        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
-        if op == "add":
-            nodes.append(a + b)
-        elif op == "mul":
-            nodes.append(a * b)
-        elif op == "sub":
-            nodes.append(a - 2.0 * b)
-        else:
-            nodes.append(getattr(a, op)())
-    return nodes[: len(values)], nodes[-1]
-
-
-graph_ops = st.lists(
-    st.tuples(
-        st.sampled_from(["add", "mul", "sub", "tanh", "sin", "sigmoid"]),
-        st.integers(0, 50),
-        st.integers(0, 50),
-    ),
-    min_size=1,
-    max_size=12,
+# Random graphs (tests/strategies.py) of smooth ops only, so no kinks, with
+# leaves in [-1, 1]: products stay moderate.
+smooth_graphs = graphs(
+    ops=["add", "mul", "sub", "tanh", "sin", "sigmoid"], n_inputs=(1, 4), max_steps=12
 )
-# Leaves in [-1, 1]: smooth ops only, so no kinks; products stay moderate.
-leaf_values = st.lists(st.floats(-1.0, 1.0), min_size=1, max_size=4)
+leaf_values = st.lists(st.floats(-1.0, 1.0), min_size=4, max_size=4)
 
 
 @settings(deadline=None)
-@given(ops=graph_ops, values=leaf_values)
-def test_path_products_sum_to_the_backward_gradient(ops, values):
-    leaves, out = random_graph(ops, values)
+@given(graph=smooth_graphs, values=leaf_values)
+def test_path_products_sum_to_the_backward_gradient(graph, values):
+    leaves = [Value(v, f"l{k}") for k, v in enumerate(values[: graph.n_inputs])]
+    out = graph(*leaves)
     out.backward()
     for leaf in leaves:
         e = explain_paths(out, leaf)

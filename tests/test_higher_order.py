@@ -1,15 +1,16 @@
 """Second and third derivatives from backward(create_graph=True), checked against sympy.
 
-Random expressions in x and y are built twice from one tree: as engine Values
-and as sympy expressions. The engine's derivatives (each op's single rule
-re-run on Values) must equal sympy's exact ones, evaluated with 30 digits, and
-agree with finite differences of the engine's own lower derivatives.
+Random expression graphs in x and y (tests/strategies.py: every primitive,
+shared sub-expressions) are read twice: as engine Values and as sympy
+expressions. The engine's derivatives (each op's single rule re-run on
+Values) must equal sympy's exact ones, evaluated with 30 digits, and agree
+with finite differences of the engine's own lower derivatives.
 
-Domain edges are avoided by construction, on purpose: log, division, sqrt
-and negative or fractional powers only ever see `a*a + c` with c >= 0.5, and
-no kinked op (relu, abs) appears in the random trees; those get their own
-tests, which pin down that their second derivatives are 0.
-"""
+Domain edges and kinks are avoided by construction, on purpose: log,
+division, sqrt, pow's base, relu and abs only ever see `a*a + c` with c
+inside their declared domain (c >= 0.1), so relu and abs are smooth there;
+their kinks get their own tests, which pin down that their second
+derivatives are 0."""
 
 import math
 
@@ -18,113 +19,18 @@ import sympy
 from conftest import examples
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from strategies import Builder, graphs
 
-from autograd_core.engine import Value, linear
+from autograd_core.engine import OPS, Value, linear
 from autograd_core.functional import grad, hessian
+from autograd_core.ops import PRIMITIVES
 
-X, Y = sympy.symbols("x y")
+X, Y = sympy.symbols("x y", real=True)
 
-# ---------------------------------------------------------------------------
-# Random expression trees, and their two readings.
-
+# Random expression graphs in x and y (tests/strategies.py), read twice: as
+# engine Values and as sympy expressions.
 coords = st.floats(-2.0, 2.0, allow_nan=False).map(lambda v: round(v, 3))
-consts = st.floats(-2.0, 2.0, allow_nan=False).map(lambda v: round(v, 2))
-positive = st.floats(0.5, 2.0).map(lambda v: round(v, 2))  # keeps bases >= 0.5
-
-# x twice: trees with a variable in them are the interesting ones.
-leaves = st.one_of(
-    st.just(("x",)), st.just(("y",)), st.just(("x",)), st.tuples(st.just("c"), consts)
-)
-
-UNARY = ["exp", "sin", "cos", "tanh", "sigmoid", "neg"]
-KINDS = ["add", "sub", "mul", "div", *UNARY, "log", "sqrt", "pow", "ppow"]
-
-
-def node(kind, children):
-    """A strategy for a tree node of one kind, every kind equally likely."""
-    if kind in ("add", "sub", "mul"):
-        return st.tuples(st.just(kind), children, children)
-    if kind == "div":  # a / (b*b + c)
-        return st.tuples(st.just(kind), children, children, positive)
-    if kind in ("log", "sqrt"):  # log(a*a + c), sqrt(a*a + c)
-        return st.tuples(st.just(kind), children, positive)
-    if kind == "pow":  # a**n
-        return st.tuples(st.just(kind), children, st.sampled_from([2, 3]))
-    if kind == "ppow":  # (a*a + c)**p: negative and fractional powers on a positive base
-        return st.tuples(st.just(kind), children, positive, st.sampled_from([-2, -1, 0.5, 1.5]))
-    return st.tuples(st.just(kind), children)
-
-
-def extend(children):
-    return st.sampled_from(KINDS).flatmap(lambda kind: node(kind, children))
-
-
-trees = st.recursive(leaves, extend, max_leaves=8)
-
-
-def to_engine(tree, x, y):
-    """The tree as engine operations on Values x and y (constants stay floats)."""
-    kind = tree[0]
-    if kind == "x":
-        return x
-    if kind == "y":
-        return y
-    if kind == "c":
-        return tree[1]
-    a = to_engine(tree[1], x, y)
-    if kind in ("add", "sub", "mul"):
-        b = to_engine(tree[2], x, y)
-        return a + b if kind == "add" else a - b if kind == "sub" else a * b
-    if kind == "div":
-        b = to_engine(tree[2], x, y)
-        return a / (b * b + tree[3])
-    if kind == "neg":
-        return -a
-    if not isinstance(a, Value):
-        a = Value(a)
-    if kind in ("exp", "sin", "cos", "tanh", "sigmoid"):
-        return getattr(a, kind)()
-    if kind == "log":
-        return (a * a + tree[2]).log()
-    if kind == "sqrt":
-        return (a * a + tree[2]).sqrt()
-    if kind == "pow":
-        return a ** tree[2]
-    if kind == "ppow":
-        return (a * a + tree[2]) ** tree[3]
-    raise AssertionError(kind)
-
-
-def to_sympy(tree):
-    """The same tree as an exact sympy expression in X and Y."""
-    kind = tree[0]
-    if kind == "x":
-        return X
-    if kind == "y":
-        return Y
-    if kind == "c":
-        return sympy.Rational(tree[1])
-    a = to_sympy(tree[1])
-    if kind in ("add", "sub", "mul"):
-        b = to_sympy(tree[2])
-        return a + b if kind == "add" else a - b if kind == "sub" else a * b
-    if kind == "div":
-        return a / (to_sympy(tree[2]) ** 2 + sympy.Rational(tree[3]))
-    if kind == "neg":
-        return -a
-    if kind == "sigmoid":
-        return 1 / (1 + sympy.exp(-a))
-    if kind in ("exp", "sin", "cos", "tanh"):
-        return getattr(sympy, kind)(a)
-    if kind == "log":
-        return sympy.log(a * a + sympy.Rational(tree[2]))
-    if kind == "sqrt":
-        return sympy.sqrt(a * a + sympy.Rational(tree[2]))
-    if kind == "pow":
-        return a ** tree[2]
-    if kind == "ppow":
-        return (a * a + sympy.Rational(tree[2])) ** sympy.Rational(tree[3])
-    raise AssertionError(kind)
+xy_graphs = graphs(n_inputs=2, max_steps=6)
 
 
 # ---------------------------------------------------------------------------
@@ -142,10 +48,10 @@ def grads_of(v, leaves_, create_graph):
     return [leaf.grad for leaf in leaves_]
 
 
-def engine_derivatives(tree, x0, y0):
+def engine_derivatives(graph, x0, y0):
     """f, f_x, f_y, f_xx, f_xy, f_yy, f_xxx, f_xxy as floats."""
     x, y = Value(x0), Value(y0)
-    f = to_engine(tree, x, y)
+    f = graph(x, y)
     fx, fy = grads_of(f, (x, y), True)
     fxx, fxy = grads_of(fx, (x, y), True)
     _, fyy = grads_of(fy, (x, y), False)
@@ -154,8 +60,8 @@ def engine_derivatives(tree, x0, y0):
     return [float(v.data) if isinstance(v, Value) else float(v) for v in values]
 
 
-def sympy_derivatives(tree, x0, y0):
-    expr = to_sympy(tree)
+def sympy_derivatives(graph, x0, y0):
+    _, (expr,) = graph.sympy([X, Y])
     wrt = [(), (X,), (Y,), (X, X), (X, Y), (Y, Y), (X, X, X), (X, X, Y)]
     at = {X: sympy.Rational(x0), Y: sympy.Rational(y0)}
     return [
@@ -171,10 +77,10 @@ def close(got, exact, rel=1e-9):
 NAMES = ["f", "f_x", "f_y", "f_xx", "f_xy", "f_yy", "f_xxx", "f_xxy"]
 
 
-def finite_and_moderate(tree, x0, y0):
-    """Skip the rare tree whose values overflow (exp of exp of ...)."""
+def finite_and_moderate(graph, x0, y0):
+    """Skip the rare graph whose values overflow (exp of exp of ...)."""
     try:
-        values = engine_derivatives(tree, x0, y0)
+        values = engine_derivatives(graph, x0, y0)
     except (OverflowError, ZeroDivisionError):
         return None
     if not all(math.isfinite(v) and abs(v) < 1e6 for v in values):
@@ -187,46 +93,54 @@ def finite_and_moderate(tree, x0, y0):
 
 
 @settings(deadline=None)
-@given(tree=trees, x0=coords, y0=coords)
-def test_second_and_third_derivatives_equal_sympy(tree, x0, y0):
-    got = finite_and_moderate(tree, x0, y0)
+@given(graph=xy_graphs, x0=coords, y0=coords)
+def test_second_and_third_derivatives_equal_sympy(graph, x0, y0):
+    got = finite_and_moderate(graph, x0, y0)
     assume(got is not None)
-    exact = sympy_derivatives(tree, x0, y0)
+    exact = sympy_derivatives(graph, x0, y0)
     for name, g, e in zip(NAMES, got, exact):
-        assert close(g, e), (name, g, e, tree)
+        assert close(g, e), (name, g, e, graph)
 
 
-A = ("add", ("mul", ("x",), ("y",)), ("c", 0.3))  # x*y + 0.3
-B = ("sub", ("x",), ("mul", ("y",), ("y",)))  # x - y*y
-ONE_PER_OP = [
-    *[(kind, A, B) for kind in ("add", "sub", "mul")],
-    ("div", A, B, 0.7),
-    *[(kind, A) for kind in UNARY],
-    ("log", A, 0.8),
-    ("sqrt", A, 0.8),
-    ("pow", A, 2),
-    ("pow", A, 3),
-    *[("ppow", A, 0.6, p) for p in (-2, -1, 0.5, 1.5)],
-]
+def one_op(name, *extra_steps):
+    """`name` applied to A = x*y + 0.3 and B = x - y*y (operands fitted as the strategy does)."""
+    b = Builder(2)
+    a = b.add("add", b.add("mul", 0, 1), 0.3)
+    bb = b.add("sub", 0, b.add("mul", 1, 1))
+    if extra_steps:  # a hand-written step on A
+        for step in extra_steps:
+            b.add(step[0], *[a if o == "A" else o for o in step[1:]])
+        return b.graph(connect=False)
+    arity = OPS[name].arity or 5
+    picks = [a, bb, 0, 1, a][:arity]
+    b.add(name, *[b.fit(name, i, r, 0.8) for i, r in enumerate(picks)])
+    return b.graph(connect=False)
 
 
-@pytest.mark.parametrize(
-    "tree", ONE_PER_OP, ids=lambda t: f"{t[0]}{t[-1] if t[0] == 'ppow' else ''}"
-)
-def test_each_op_has_sympy_second_and_third_derivatives(tree):
-    # Every kind of node at least once, whatever the random trees happen to hold.
-    got = engine_derivatives(tree, 0.6, -0.9)
-    exact = sympy_derivatives(tree, 0.6, -0.9)
+ONE_PER_OP = {
+    **{p.name: one_op(p.name) for p in PRIMITIVES},
+    # integer powers of a base of either sign, negative and fractional powers
+    **{f"A**{n}": one_op("pow", ("pow", "A", float(n))) for n in (2, 3)},
+    **{f"(A*A+0.6)**{p}": one_op("pow", ("mul", "A", "A"), ("add", 6, 0.6), ("pow", 7, p))
+       for p in (-2.0, -1.0, 0.5, 1.5)},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("graph", ONE_PER_OP.values(), ids=list(ONE_PER_OP))
+def test_each_op_has_sympy_second_and_third_derivatives(graph):
+    # Every kind of node at least once, whatever the random graphs happen to hold.
+    got = engine_derivatives(graph, 0.6, -0.9)
+    exact = sympy_derivatives(graph, 0.6, -0.9)
     for name, g, e in zip(NAMES, got, exact):
         assert close(g, e), (name, g, e)
 
 
 @settings(deadline=None, max_examples=examples(25))
-@given(tree=trees, x0=coords, y0=coords)
-def test_hessian_and_nested_grad_equal_sympy(tree, x0, y0):
-    assume(finite_and_moderate(tree, x0, y0) is not None)
-    exact = sympy_derivatives(tree, x0, y0)
-    f = lambda x, y: to_engine(tree, x, y)  # noqa: E731
+@given(graph=xy_graphs, x0=coords, y0=coords)
+def test_hessian_and_nested_grad_equal_sympy(graph, x0, y0):
+    assume(finite_and_moderate(graph, x0, y0) is not None)
+    exact = sympy_derivatives(graph, x0, y0)
+    f = graph
     (hxx, hxy), (hyx, hyy) = hessian(f)(x0, y0)
     for name, g, e in [
         ("f_xx", hxx, exact[3]),
@@ -234,9 +148,9 @@ def test_hessian_and_nested_grad_equal_sympy(tree, x0, y0):
         ("f_yx", hyx, exact[4]),
         ("f_yy", hyy, exact[5]),
     ]:
-        assert close(g, e), (name, g, e, tree)
+        assert close(g, e), (name, g, e, graph)
     fxxx = grad(grad(grad(f)))(x0, y0)
-    assert close(fxxx, exact[6]), (fxxx, exact[6], tree)
+    assert close(fxxx, exact[6]), (fxxx, exact[6], graph)
 
 
 def test_a_neuron_through_linear_has_sympy_second_derivatives():
@@ -262,21 +176,21 @@ def central(fn, x0, h):
 
 
 @settings(deadline=None, max_examples=examples(40))
-@given(tree=trees, x0=coords, y0=coords)
-def test_higher_derivatives_match_finite_differences_of_lower_ones(tree, x0, y0):
-    got = finite_and_moderate(tree, x0, y0)
+@given(graph=xy_graphs, x0=coords, y0=coords)
+def test_higher_derivatives_match_finite_differences_of_lower_ones(graph, x0, y0):
+    got = finite_and_moderate(graph, x0, y0)
     assume(got is not None)
     for shifted in (x0 - 1e-4, x0 + 1e-4):
-        assume(finite_and_moderate(tree, shifted, y0) is not None)
+        assume(finite_and_moderate(graph, shifted, y0) is not None)
     h = 1e-5
 
     def along_x(index):
-        return lambda s: engine_derivatives(tree, s, y0)[index]
+        return lambda s: engine_derivatives(graph, s, y0)[index]
 
     # f_xx ~ d/dx f_x, f_xy ~ d/dx f_y, f_xxx ~ d/dx f_xx, f_xxy ~ d/dx f_xy
     for name, index, lower in [("f_xx", 3, 1), ("f_xy", 4, 2), ("f_xxx", 6, 3), ("f_xxy", 7, 4)]:
         fd = central(along_x(lower), x0, h)
-        assert abs(got[index] - fd) <= 1e-5 * max(1.0, abs(got[index])), (name, got, fd, tree)
+        assert abs(got[index] - fd) <= 1e-5 * max(1.0, abs(got[index])), (name, got, fd, graph)
 
 
 # ---------------------------------------------------------------------------
