@@ -693,8 +693,9 @@ def _dense_forward(st: tuple, vals: list, mats: list, pdata: Any) -> tuple[Any, 
     """Z = A @ W.T + b over the source's columns; returns (W, A) for backward."""
     np = _np
     _, gid, src, cols, widx, wconst, wmask, bidx, bconst, bmask, member_slots, _ = st
-    W = np.where(wmask, pdata[widx], wconst)
-    b = np.where(bmask, pdata[bidx], bconst)
+    # (with no parameter at all, every weight and bias is a constant: nothing to index)
+    W = np.where(wmask, pdata[widx], wconst) if pdata.size else wconst
+    b = np.where(bmask, pdata[bidx], bconst) if pdata.size else bconst
     A = mats[src] if cols is None else mats[src][:, cols]
     if A.ndim == 1:
         A = A[:, None]
