@@ -790,16 +790,16 @@ def _walk(
             ga = node._ga
             if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
                 for p in reversed(node._b):
-                    if p._mark is not done and (leaves or p._op is not None):
+                    if (leaves or p._op is not None) and p._mark is not done:
                         push(p)
                 continue
             if node._gb is not None:
                 p = node._b
-                if p._mark is not done and (leaves or p._op is not None):
+                if (leaves or p._op is not None) and p._mark is not done:
                     push(p)
             if ga is not None:
                 p = node._a
-                if p._mark is not done and (leaves or p._op is not None):
+                if (leaves or p._op is not None) and p._mark is not done:
                     push(p)
     return order
 
