@@ -746,7 +746,8 @@ def walk(roots: Iterable[Value], leaves: bool = True) -> list[Value]:
     """Every node behind `roots`, each after its operands (leaves only if `leaves`).
 
     Iterative depth-first search, so depth is limited by memory only.
-    Deterministic: operands are visited in order, roots one after another.
+    Deterministic: operands are visited in order, roots one after another
+    (without leaves, an n-ary node's from last to first: cheaper, as valid).
     `backward()` applies the nodes in the reverse of this order. Raises
     GraphBusyError if another thread is walking the same nodes at this moment.
     """
@@ -789,9 +790,14 @@ def _walk(
             # Operands pushed in reverse, so they come out in operand order.
             ga = node._ga
             if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
-                for p in reversed(node._b):
-                    if (leaves or p._op is not None) and p._mark is not done:
-                        push(p)
+                if leaves:
+                    for p in reversed(node._b):
+                        if p._mark is not done:
+                            push(p)
+                else:  # backward(): mostly weights, skipped at once; last to first,
+                    for p in node._b:  # which saves reversed() and is as valid an order
+                        if p._op is not None and p._mark is not done:
+                            push(p)
                 continue
             if node._gb is not None:
                 p = node._b
