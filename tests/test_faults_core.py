@@ -14,6 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from checks import assert_same_result, engine_result, same
 
 import nn
 from autograd_core import (
@@ -36,30 +37,6 @@ NAN = math.nan
 def raises(exc: type[Exception], *fragments: str):
     """pytest.raises matching every fragment literally, in order."""
     return pytest.raises(exc, match="(?s)" + ".*".join(re.escape(f) for f in fragments))
-
-
-def same(a: float, b: float) -> bool:
-    """Bit-for-bit float equality, NaN equal to NaN, 0.0 different from -0.0."""
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-
-
-def engine_run(f, inputs, params=()):
-    """(output, input grads, param grads) from one fresh engine forward and backward."""
-    xs = [Value(x) for x in inputs]
-    for p in params:
-        p.grad = 0.0
-    out = f(*xs)
-    out.backward()
-    return out.data, [x.grad for x in xs], [p.grad for p in params]
-
-
-def assert_same_run(got, want):
-    value, gx, gp = got[:3]
-    assert same(value, want[0]), (value, want[0])
-    assert len(gx) == len(want[1]) and all(map(same, gx, want[1])), (gx, want[1])
-    assert len(gp) == len(want[2]) and all(map(same, gp, want[2])), (gp, want[2])
 
 
 # ---------------------------------------------------------------------------
@@ -194,7 +171,7 @@ def test_a_rule_returning_a_foreign_constant_compiles_and_replays_like_the_engin
 
     cf = compile_function(f, [1 / 3])
     for x in INPUTS:
-        assert_same_run(cf([x]), engine_run(f, [x]))
+        assert_same_result(cf([x]), engine_result(f, [x]))
     assert_plain_source(cf.source)
     assert list(tmp_path.iterdir()) == []  # nothing was executed
 
@@ -221,7 +198,7 @@ def test_foreign_constants_on_the_left_and_in_derivatives_and_extras(c, tmp_path
         xv = Value(x)
         out, extras = f(xv)
         out.backward()
-        assert_same_run(got, (out.data, [xv.grad], []))
+        assert_same_result(got, (out.data, [xv.grad], []))
         assert [type(e) for e in got[3]] == [float, float]
         assert got[3][0] == float(c) and same(got[3][1], extras[1].data)
     assert_plain_source(cf.source)
@@ -396,8 +373,8 @@ def test_nan_replays_through_compiled_code_as_through_the_engine():
 
     cf = compile_function(f, [0.1, 0.2], params)
     for inputs in ([NAN, 0.5], [0.5, NAN], [NAN, NAN], [0.3, -0.2]):
-        want = engine_run(f, inputs, params)
-        assert_same_run(cf(inputs), want)
+        want = engine_result(f, inputs, params)
+        assert_same_result(cf(inputs), want)
         if math.isnan(inputs[0]):
             assert math.isnan(cf(inputs)[0])
 
@@ -414,7 +391,7 @@ def test_relu_abs_step_sign_inline_and_compound_keep_nan_in_compiled_code():
 
     cf = compile_function(f, [0.5])
     for x in (NAN, math.inf, -math.inf, 0.0, -0.0, -0.5, 2.0):
-        assert_same_run(cf([x]), engine_run(f, [x]))
+        assert_same_result(cf([x]), engine_result(f, [x]))
     assert math.isnan(cf([NAN])[0]) and math.isnan(cf([NAN])[1][0])
 
 
@@ -482,7 +459,7 @@ def test_if_v_while_tracing_is_a_tracing_error_naming_the_line():
 def test_if_v_with_retrace_is_a_guard_that_works_for_both_outcomes():
     cf = compile_function(branch_on_bool, [3.0], retrace=True)
     for x in (3.0, 1.0, -4.0, 1.0, NAN):
-        assert_same_run(cf([x]), engine_run(branch_on_bool, [x]))
+        assert_same_result(cf([x]), engine_result(branch_on_bool, [x]))
     assert cf.n_traces == 2  # one trace per outcome, reused after
 
 
