@@ -718,11 +718,12 @@ def _compared(left: Value, symbol: str, right: Any, outcome: bool) -> bool:
 class _Mark:
     """What a walk writes into a node's `_mark` slot: "being visited" or "done".
 
-    A walk needs no set: it marks nodes with two objects of its own, so stale
-    marks left by earlier walks mean nothing. `active` stays True while the
-    walk, and the backward pass that uses it, runs; meeting another walk's
-    active mark means two threads are walking one graph at once, which is
-    refused rather than allowed to mix their gradients.
+    A walk needs no set for its nodes: it marks them with two objects of its
+    own, so stale marks left by earlier walks mean nothing. Leaves (weights,
+    inputs) are never marked, so threads whose graphs share only leaves never
+    meet. `active` stays True while the walk, and the backward pass that uses
+    it, runs; meeting another walk's active mark means two threads are walking
+    one graph at once, which is refused rather than allowed to mix gradients.
     """
 
     __slots__ = ("active",)
@@ -769,6 +770,7 @@ def _walk(
     # each node's grad becomes 0.0 on exit, the start of its accumulation.
     order: list[Value] = []
     append = order.append
+    leaf_seen: set[Value] = set()  # leaves are never marked: threads share weights
     for root in roots:
         if root._mark is done or (root._op is None and not leaves):
             continue
@@ -784,6 +786,11 @@ def _walk(
                     node.grad = 0.0
                 continue
             if m is done:
+                continue
+            if leaves and node._op is None:
+                if node not in leaf_seen:
+                    leaf_seen.add(node)
+                    append(node)
                 continue
             if m is not None and m.active:
                 raise _busy(node)

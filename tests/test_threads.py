@@ -180,3 +180,22 @@ def test_tracing_in_one_thread_leaves_the_per_node_path_of_the_others_fast():
     run_together(tracing, other)
     assert seen == {"slow": 0, "watch": 1}
     assert engine._slow == engine._watch == 0
+
+
+def test_threads_walking_their_own_graphs_over_shared_weights_never_conflict():
+    # Drawing, statistics, compiling and backward all walk graphs; weights (leaves) are
+    # never marked, so graphs that share only them can be walked at the same moment.
+    from autograd_core import compile_function, graph_stats, topological_order
+
+    weights = [Value(0.001 * i, f"w{i}") for i in range(2000)]  # walks long enough to overlap
+
+    def worker():
+        for k in range(15):
+            x = Value(0.5 + k)
+            y = sum((w * x for w in weights), Value(0.0)).tanh()
+            assert len(topological_order(y)) == 3 * len(weights) + 3  # 0, x, tanh
+            assert graph_stats(y).nodes == len(topological_order(y))
+            compile_function(lambda v: (v * weights[0]).tanh(), [0.5], weights[:1])
+            y.backward()
+
+    run_together(worker, worker, worker)
