@@ -24,7 +24,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from autograd_core.engine import Value, walk
+from autograd_core.engine import Value, _backward_order, walk
 from autograd_core.errors import cut, describe
 from autograd_core.ops import FLOAT
 from autograd_core.symbolic import (
@@ -74,7 +74,7 @@ def _local_grads(node: Value) -> list[Any]:
 
 def engine_backward_order(root: Value) -> list[Value]:
     """The non-leaf nodes behind `root` in the order `backward()` reverses: the engine's walk."""
-    return walk((root,), leaves=False)
+    return _backward_order(root)
 
 
 def forward_order(targets: Sequence[Value]) -> list[Value]:

@@ -34,14 +34,16 @@ comparisons and reads, not nodes, so while one thread traces, the others
 build nodes at full speed (the trade-off: a replay does not know the order
 the engine computed nodes in, see compiled.py).
 
-Threads. `no_grad()` and observers are per thread. The one graph walk marks
-nodes with two objects of its own (no set, as fast as marking with `grad`);
-while a walk, or the backward pass that uses it, runs, its marks are active,
-and a second thread walking the same nodes then (a backward pass or a
-drawing) gets GraphBusyError instead of gradients mixed with the first's.
-Give each thread its own forward pass (graphs sharing only leaves never
-conflict), or put a lock around backward() on a shared graph. Leaves shared
-between threads accumulate with `+=`, which is not atomic.
+Threads. `no_grad()` and observers are per thread. The graph walk has one
+order and two bookkeepings: `walk` (drawing, statistics, tracing) keeps its
+visited nodes in a dict of its own and only reads, so threads may walk one
+graph at once; backward() marks the nodes themselves with two objects of its
+own (no set: as fast as marking with `grad` was). While a backward pass runs
+its marks are active, and a second backward pass through the same nodes gets
+GraphBusyError instead of gradients mixed with the first's. Give each thread
+its own forward pass (graphs sharing only leaves never conflict), or put a
+lock around backward() on a shared graph. Leaves shared between threads
+accumulate with `+=`, which is not atomic.
 """
 
 from __future__ import annotations
@@ -718,12 +720,13 @@ def _compared(left: Value, symbol: str, right: Any, outcome: bool) -> bool:
 class _Mark:
     """What a walk writes into a node's `_mark` slot: "being visited" or "done".
 
-    A walk needs no set for its nodes: it marks them with two objects of its
-    own, so stale marks left by earlier walks mean nothing. Leaves (weights,
-    inputs) are never marked, so threads whose graphs share only leaves never
-    meet. `active` stays True while the walk, and the backward pass that uses
-    it, runs; meeting another walk's active mark means two threads are walking
-    one graph at once, which is refused rather than allowed to mix gradients.
+    backward()'s walk needs no set for its nodes: it marks them with two
+    objects of its own, so stale marks left by earlier walks mean nothing.
+    Leaves (weights, inputs) are never marked, so threads whose graphs share
+    only leaves never meet. `active` stays True while the backward pass runs;
+    meeting another pass's active mark means two threads are running
+    backward() through one graph at once, which is refused rather than allowed
+    to mix their gradients. (Read-only walks, `walk`, write no marks.)
     """
 
     __slots__ = ("active",)
@@ -733,15 +736,15 @@ class _Mark:
 
 
 class GraphBusyError(RuntimeError):
-    """Another thread is walking (drawing, or running backward through) the same graph."""
+    """Another thread is running backward() through the same graph at this moment."""
 
 
 def _busy(node: Value) -> GraphBusyError:
     return GraphBusyError(
-        f"another thread is walking the graph of {describe(node)} right now (running "
-        "backward() through it, or drawing it). backward() keeps its running gradients in "
-        "the nodes, so two passes through one graph at once would mix them. Use a lock "
-        "around backward() on a shared graph, or give each thread its own forward pass."
+        f"another thread is running backward() through the graph of {describe(node)} right "
+        "now. backward() keeps its running gradients in the nodes, so two passes through "
+        "one graph at once would mix them. Use a lock around backward() on a shared graph, "
+        "or give each thread its own forward pass."
     )
 
 
@@ -751,71 +754,100 @@ def walk(roots: Iterable[Value], leaves: bool = True) -> list[Value]:
     Iterative depth-first search, so depth is limited by memory only.
     Deterministic: operands are visited in order, roots one after another
     (without leaves, an n-ary node's from last to first: cheaper, as valid).
-    `backward()` applies the nodes in the reverse of this order. Raises
-    GraphBusyError if another thread is walking the same nodes at this moment.
+    This is the order `backward()` walks (`_walk`, which marks the nodes
+    instead, for speed; a test keeps the two equal). It only reads the graph:
+    its visited marks live in its own dict, so any number of threads may walk,
+    draw or compile one graph at once, even while a backward pass runs.
     """
-    visiting, done = _Mark(), _Mark()
-    try:
-        return _walk(roots, leaves, visiting, done, False)
-    finally:
-        visiting.active = done.active = False
-
-
-def _walk(
-    roots: Iterable[Value], leaves: bool, visiting: _Mark, done: _Mark, reset: bool
-) -> list[Value]:
-    # A node is pushed once on entry and met again on exit: its mark is then
-    # `visiting`, which in a DAG can only happen on exit (a duplicate push of
-    # it lies below, and is popped after, its exit). With `reset` (backward)
-    # each node's grad becomes 0.0 on exit, the start of its accumulation.
     order: list[Value] = []
     append = order.append
-    leaf_seen: set[Value] = set()  # leaves are never marked: threads share weights
+    state: dict[Value, bool] = {}  # True while visiting, False once done
+    get = state.get
     for root in roots:
-        if root._mark is done or (root._op is None and not leaves):
+        if get(root) is False or (root._op is None and not leaves):
             continue
         stack: list[Value] = [root]
         push, pop = stack.append, stack.pop
         while stack:
             node = pop()
-            m = node._mark
-            if m is visiting:
+            s = get(node)
+            if s is False:
+                continue
+            if s is True or node._op is None:  # an exit, or a leaf (it has no operands)
                 append(node)
-                node._mark = done
-                if reset:
-                    node.grad = 0.0
+                state[node] = False
                 continue
-            if m is done:
-                continue
-            if leaves and node._op is None:
-                if node not in leaf_seen:
-                    leaf_seen.add(node)
-                    append(node)
-                continue
-            if m is not None and m.active:
-                raise _busy(node)
-            node._mark = visiting
+            state[node] = True
             push(node)
-            # Operands pushed in reverse, so they come out in operand order.
             ga = node._ga
             if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
-                if leaves:
-                    for p in reversed(node._b):
-                        if p._mark is not done:
-                            push(p)
-                else:  # backward(): mostly weights, skipped at once; last to first,
-                    for p in node._b:  # which saves reversed() and is as valid an order
-                        if p._op is not None and p._mark is not done:
-                            push(p)
+                for p in reversed(node._b) if leaves else node._b:
+                    if (leaves or p._op is not None) and get(p) is not False:
+                        push(p)
                 continue
             if node._gb is not None:
                 p = node._b
-                if (leaves or p._op is not None) and p._mark is not done:
+                if (leaves or p._op is not None) and get(p) is not False:
                     push(p)
             if ga is not None:
                 p = node._a
-                if (leaves or p._op is not None) and p._mark is not done:
+                if (leaves or p._op is not None) and get(p) is not False:
                     push(p)
+    return order
+
+
+def _backward_order(root: Value) -> list[Value]:
+    """The non-leaf nodes behind `root` exactly as `backward()` finds them (codegen's order)."""
+    visiting, done = _Mark(), _Mark()
+    try:
+        return _walk(root, visiting, done, False)
+    finally:
+        visiting.active = done.active = False
+
+
+def _walk(root: Value, visiting: _Mark, done: _Mark, reset: bool) -> list[Value]:
+    """`walk((root,), leaves=False)`, marking the nodes instead of keeping a dict.
+
+    A node is pushed once on entry and met again on exit: its mark is then
+    `visiting`, which in a DAG can only happen on exit (a duplicate push of
+    it lies below, and is popped after, its exit). With `reset` (backward)
+    each node's grad becomes 0.0 on exit, the start of its accumulation.
+    """
+    order: list[Value] = []
+    if root._op is None:
+        return order
+    append = order.append
+    stack: list[Value] = [root]
+    push, pop = stack.append, stack.pop
+    while stack:
+        node = pop()
+        m = node._mark
+        if m is visiting:
+            append(node)
+            node._mark = done
+            if reset:
+                node.grad = 0.0
+            continue
+        if m is done:
+            continue
+        if m is not None and m.active:
+            raise _busy(node)
+        node._mark = visiting
+        push(node)
+        ga = node._ga
+        if ga.__class__ is tuple:  # n-ary: mostly weights, skipped at once
+            for p in node._b:
+                if p._op is not None and p._mark is not done:
+                    push(p)
+            continue
+        if node._gb is not None:
+            p = node._b
+            if p._op is not None and p._mark is not done:
+                push(p)
+        if ga is not None:
+            p = node._a
+            if p._op is not None and p._mark is not done:
+                push(p)
     return order
 
 
@@ -858,7 +890,7 @@ def _backward(root: Value, gradient: Any, create_graph: bool) -> None:
     # walking these nodes meanwhile gets GraphBusyError instead of mixed grads.
     visiting, done = _Mark(), _Mark()
     try:
-        order = _walk((root,), False, visiting, done, True)
+        order = _walk(root, visiting, done, True)
         root.grad = gradient
         _accumulate(order, create_graph)
     finally:

@@ -157,3 +157,27 @@ def test_random_graph_gradients_match_sympy(graph, xs):
             leaf.grad,
             exact,
         )
+
+
+# ---------------------------------------------------------------------------
+# The one walk order: `walk` (reads, a dict of its own) and backward's marking walk.
+
+
+@given(
+    graph=graphs(n_inputs=(1, 4), max_steps=12, smooth=False, n_outputs=(1, 3)),
+    xs=st.lists(st.floats(-2, 2, allow_nan=False), min_size=4, max_size=4),
+)
+def test_walk_and_the_backward_walk_give_one_order(graph, xs):
+    from autograd_core.engine import _backward_order, walk
+
+    try:
+        outs = graph(*map(Value, xs[: graph.n_inputs]))
+    except (ArithmeticError, ValueError):
+        assume(False)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    for out in outs:
+        assert walk((out,), leaves=False) == _backward_order(out)
+        everything = walk((out,))  # leaves included: each node after its operands
+        assert {n for n in everything if not n.is_leaf} == set(walk((out,), leaves=False))
+        position = {n: i for i, n in enumerate(everything)}
+        assert all(position[p] < position[n] for n in everything for p, _ in n.parents)

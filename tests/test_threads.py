@@ -140,15 +140,12 @@ def test_a_second_backward_through_a_graph_in_use_is_refused_and_the_first_is_ri
             y.backward()
         except GraphBusyError as e:
             grads["refused"] = str(e)
-        try:
-            topological_order(y)  # drawing or any other walk is refused too, meanwhile
-        except GraphBusyError:
-            grads["walk refused"] = True
+        grads["walk"] = len(topological_order(y))  # reading (drawing) is fine meanwhile
         resume.set()
 
     run_together(first, second)
-    assert "another thread is walking the graph" in grads["refused"]
-    assert grads["walk refused"]
+    assert "another thread is running backward() through the graph" in grads["refused"]
+    assert grads["walk"] == 5  # x, x*x, tanh, h*h, +
     x2 = Value(0.5)
     h2 = (x2 * x2).tanh()
     (h2 * h2 + h2).backward()
