@@ -260,11 +260,13 @@ class Op:
         self.symbol = symbol or name
         self.rule = rule
         self.arity = arity
-        # The node-building function, specialised for this op's rule.
-        if arity in (1, 2):
-            self.apply = _compiled_apply(self, _rule_call)
-        else:  # any other number of operands: one generic function
-            self.apply = _nary_apply(self)
+        self.apply = self._make_apply()
+
+    def _make_apply(self) -> Callable[..., Value]:
+        """The node-building function, specialised for this op's rule."""
+        if self.arity in (1, 2):
+            return _compiled_apply(self, _rule_call)
+        return _nary_apply(self)  # any other number of operands: one generic function
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -333,9 +335,14 @@ _new = object.__new__
 
 def _number(x: object, what: str) -> float | None:
     """A number operand as a float; None for what is not a number (NotImplemented)."""
+    if x.__class__ is int and -_INT_EXACT <= x <= _INT_EXACT:  # `1 + v`: skip the ABC check
+        return float(x)
     if not isinstance(x, numbers.Real):
         return None
     return as_float(x, what)
+
+
+_INT_EXACT = 2**53  # ints this small convert to float without rounding or overflow
 
 
 def _nary_apply(op: Op) -> Callable[..., Value]:
@@ -493,14 +500,18 @@ _APPLY_GLOBALS = globals()  # `_slow` must be read where the engine sets it
 _APPLY_GLOBALS.update(symbolic.FUNCTIONS, _inf=math.inf, _nan=math.nan, _FLOAT=FLOAT)
 
 
-def _builtin(p: ops.Primitive) -> Op:
-    op = Op(p.name, p.rule, p.arity, p.symbol)
-    if p.arity in (1, 2):
-        op.apply = _compiled_apply(op, _symbolic_body)
-    return op
+class _BuiltinOp(Op):
+    """A primitive of the op table: its `apply` is written from the rule's own symbols."""
+
+    __slots__ = ()
+
+    def _make_apply(self) -> Callable[..., Value]:
+        if self.arity in (1, 2):
+            return _compiled_apply(self, _symbolic_body)
+        return super()._make_apply()
 
 
-OPS: dict[str, Op] = {p.name: _builtin(p) for p in PRIMITIVES}
+OPS: dict[str, Op] = {p.name: _BuiltinOp(p.name, p.rule, p.arity, p.symbol) for p in PRIMITIVES}
 LINEAR = OPS["linear"]
 
 

@@ -40,10 +40,8 @@ def describe(x: object) -> str:
 
 
 def is_number(x: object) -> bool:
-    """A real number that is not a Value (Values are graph nodes, not numbers)."""
-    from autograd_core.engine import Value
-
-    return isinstance(x, numbers.Real) and not isinstance(x, Value)
+    """A real number. (A Value is not one: it is a graph node, not a `numbers.Real`.)"""
+    return isinstance(x, numbers.Real)
 
 
 def as_float(x: Any, what: str) -> float:

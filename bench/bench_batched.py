@@ -46,26 +46,10 @@ from autograd_core import compile_batched  # noqa: E402
 from nn.batched import per_example_loss  # noqa: E402
 from nn.data import moons  # noqa: E402
 from nn.layers import MLP  # noqa: E402
-from nn.train import train  # noqa: E402
 
 
 class _Train(NNTrain):
-    mode: dict = {}
-
-    def _train(self, steps: int, callback) -> list[float]:
-        history = train(
-            self.model,
-            self.X,
-            self.y,
-            loss="hinge",
-            steps=steps,
-            lr=lr_at,
-            l2=ALPHA,
-            progress=False,
-            callback=callback,
-            **self.mode,
-        )
-        return history.loss
+    pass
 
 
 class Engine(_Train):
@@ -74,7 +58,7 @@ class Engine(_Train):
 
 class Compiled(_Train):
     name = "scalar compiled replay (compiled=True)"
-    mode = {"compiled": True}
+    compiled = True
 
 
 class Batched(_Train):

@@ -131,6 +131,7 @@ class NNTrain:
     """
 
     compiled = False
+    mode: dict = {}  # more keyword arguments for train() (batched=True in bench_batched)
 
     def __init__(self, weights, X, y):
         self.model = MLP(SIZES[0], list(SIZES[1:]))
@@ -154,6 +155,7 @@ class NNTrain:
             progress=False,
             callback=callback,
             compiled=self.compiled,
+            **self.mode,
         )
         return history.loss
 
