@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from autograd_core.ops import MATH, MathFn, force, namespace
 
 __all__ = [
     "ATOM",
+    "BINARY",
     "FUNCTIONS",
     "SYM",
     "NeedsNumbers",
@@ -276,16 +278,18 @@ def render(x: Any) -> tuple[str, int]:
     raise AssertionError(f"unknown Sym kind {kind!r}")
 
 
-_BINARY = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
-    "**": lambda a, b: a**b,
+# What each operator of rendered code computes (comparisons also re-check guards).
+BINARY = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "!=": operator.ne,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
 }
 
 
@@ -297,7 +301,7 @@ def evaluate(x: Any, env: dict[str, float]) -> Any:
     if kind == "var":
         return env[args[0]]
     if kind in ("bin", "cmp"):
-        return _BINARY[args[0]](evaluate(args[1], env), evaluate(args[2], env))
+        return BINARY[args[0]](evaluate(args[1], env), evaluate(args[2], env))
     if kind == "where":
         return evaluate(args[1] if evaluate(args[0], env) else args[2], env)
     if kind == "neg":

@@ -27,6 +27,7 @@ import warnings
 from typing import Any
 
 from autograd_core.engine import FLOAT, Observer, Value, observing, walk
+from autograd_core.symbolic import BINARY
 
 __all__ = ["Tracer", "TracingError", "TracingWarning"]
 
@@ -89,7 +90,7 @@ class Tracer(Observer):
 
     def compared(self, left: Value, symbol: str, right: Any, outcome: bool) -> bool:
         if self._at:
-            outcome = _COMPARE[symbol](self._value_at(left), self._value_at(right))
+            outcome = BINARY[symbol](self._value_at(left), self._value_at(right))
         right = right if right.__class__ is Value else float(right)
         self.comparisons.append((left, symbol, right, outcome, where_called()))
         return outcome
@@ -154,12 +155,3 @@ class Tracer(Observer):
                 args = [memo[a] if a.__class__ is Value else a for a in node.operands]
                 memo[node] = node._op.rule(FLOAT, *args)[0]
         return memo[x]
-
-
-_COMPARE = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "!=": lambda a, b: a != b,
-}
