@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autograd_core.engine import Value, enable_grad
+from autograd_core.engine import Value, enable_grad, topological_order
 from autograd_core.errors import describe, type_name
 
 __all__ = ["DerivativeError", "DerivativeMismatch", "check_grads", "derivatives"]
@@ -95,18 +95,26 @@ def derivatives(f: Callable[..., Any], point: Sequence[float], order: int) -> di
     """
     with enable_grad():
         xs = [Value(x) for x in point]
-        level: dict[tuple[int, ...], Any] = {(): _result(f, xs)}
-        for depth in range(order):
-            below, level = level, {}
-            for index, node in below.items():
-                if node.__class__ is not Value:  # a number: all its derivatives are 0
-                    level.update({(*index, j): 0.0 for j in range(len(xs))})
-                    continue
-                for x in xs:
-                    x.grad = 0.0
-                node.backward(create_graph=depth < order - 1)
-                level.update({(*index, j): x.grad for j, x in enumerate(xs)})
-        return {index: _number(v) for index, v in level.items()}
+        out = _result(f, xs)
+        # Values f captured (weights) are in this graph: their grads are put back.
+        nodes = topological_order(out) if out.__class__ is Value and order else []
+        saved = [node.grad for node in nodes]
+        try:
+            level: dict[tuple[int, ...], Any] = {(): out}
+            for depth in range(order):
+                below, level = level, {}
+                for index, node in below.items():
+                    if node.__class__ is not Value:  # a number: all its derivatives are 0
+                        level.update({(*index, j): 0.0 for j in range(len(xs))})
+                        continue
+                    for x in xs:
+                        x.grad = 0.0
+                    node.backward(create_graph=depth < order - 1)
+                    level.update({(*index, j): x.grad for j, x in enumerate(xs)})
+            return {index: _number(v) for index, v in level.items()}
+        finally:
+            for node, g in zip(nodes, saved):
+                node.grad = g
 
 
 # ---------------------------------------------------------------------------
