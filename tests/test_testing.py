@@ -9,8 +9,10 @@ catches a wrong second derivative that first-order `gradcheck` cannot see.
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -318,9 +320,23 @@ def test_the_report_prints_one_line_per_interpreter():
 # Imports: pure Python until asked.
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def child_env() -> dict[str, str]:
+    """The environment for a child Python that imports this checkout's packages."""
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": str(ROOT) + (os.pathsep + path if path else "")}
+
+
 def run_python(code: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=child_env(),
     )
     return done.stdout.strip()
 
@@ -437,3 +453,25 @@ def test_mlp_layers_are_linear_or_micrograd_style(data):
     fn, inputs = data.draw(mlps(fused=False, hidden=1, width=3, n_inputs=2))
     names = [name for name, _ in fn.steps]
     assert "linear" not in names and names.count("mul") == 3 * 2 + 3
+
+
+# ---------------------------------------------------------------------------
+# docs/testing.md shows real output.
+
+
+def test_the_docs_example_prints_what_the_page_shows(tmp_path):
+    page = (ROOT / "docs" / "testing.md").read_text()
+    code = page.split("```python\n")[1].split("```")[0]
+    shown = page.split("```text\n")[1].split("```")[0]
+    assert len([line for line in code.splitlines() if line.strip()]) <= 10
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1  # raise_if_failed raised
+    printed = shown.split("Traceback")[0]
+    assert done.stdout == printed
+    assert "PrimitiveCheckError: primitive 'softplus': 1 interpreter(s) failed (engine)" in (
+        done.stderr
+    )

@@ -125,10 +125,10 @@ class PrimitiveReport:
         """Raise `PrimitiveCheckError` if an interpreter failed (or, if `strict`, could not run)."""
         bad = self.failed + (self.cannot_run if strict else [])
         if bad:
-            lines = "\n".join(f"  {r}" for r in bad)
+            what = "failed or could not run" if strict else "failed"
+            names = ", ".join(r.interpreter for r in bad)
             raise PrimitiveCheckError(
-                f"primitive {self.name!r}: {len(bad)} interpreter(s) "
-                f"{'failed or could not run' if strict else 'failed'}:\n{lines}\n{self}",
+                f"primitive {self.name!r}: {len(bad)} interpreter(s) {what} ({names})\n{self}",
                 self,
             )
 
@@ -150,8 +150,10 @@ def _resolve(prim: Any) -> tuple[Op, tuple[tuple[float, float], ...]]:
         return OPS[prim.name], tuple(prim.domain)
     if isinstance(prim, Op):
         builtin = next((p for p in ops.PRIMITIVES if p.name == prim.name), None)
-        domain = builtin.domain if builtin is not None and OPS.get(prim.name) is prim else ()
-        return prim, tuple(domain)
+        if builtin is not None and OPS.get(prim.name) is prim:
+            return prim, tuple(builtin.domain)
+        # An Op that carries a domain of its own (none do today; see engine.primitive).
+        return prim, tuple(getattr(prim, "domain", None) or ())
     raise TypeError(
         "check_primitive needs a primitive: an Op (made with @primitive), an "
         f"ops.Primitive or a built-in's name, got {describe(prim)}"

@@ -165,8 +165,7 @@ _SYMPY: list = []
 
 def _sympy_namespace() -> Any:
     if not _SYMPY:
-        import sympy
-
+        sympy = require("sympy", "test", "Graph.sympy")
         _SYMPY.append(namespace("sympy", lambda entry: lambda *args: entry.sympy(sympy, *args)))
     return _SYMPY[0]
 
