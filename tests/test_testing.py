@@ -244,13 +244,16 @@ def test_without_numpy_the_batched_interpreter_cannot_run_and_names_the_extra(mo
 def test_given_examples_are_always_checked():
     @primitive("wrong_at_one_point")
     def spiky(m, x):
-        # the derivative is wrong only in [0.5, 0.5 + 1e-12]: no random draw lands there
-        inside = m.where(x >= 0.5, lambda: m.where(x <= 0.5 + 1e-12, 1.0, 0.0), 0.0)
+        # the derivative is wrong only in [a, a + 1e-12]: no random draw lands there
+        inside = m.where(x >= SPIKE, lambda: m.where(x <= SPIKE + 1e-12, 1.0, 0.0), 0.0)
         return 2.0 * x, 2.0 + inside
 
     assert check_primitive(spiky, interpreters=["engine"])["engine"].status == "passed"
-    result = check_primitive(spiky, examples=[[0.5]], interpreters=["engine"])["engine"]
-    assert result.status == "failed" and result.inputs == (0.5,)
+    result = check_primitive(spiky, examples=[[SPIKE]], interpreters=["engine"])["engine"]
+    assert result.status == "failed" and result.inputs == (SPIKE,)
+
+
+SPIKE = 0.7318461937
 
 
 def test_the_failing_input_is_shrunk():

@@ -455,6 +455,7 @@ def check_primitive(
     `derandomize=False` draws new inputs each run. A failure is shrunk to the
     smallest failing input Hypothesis finds. Call `report.raise_if_failed()`
     to assert; `strict=True` also refuses interpreters that could not run.
+    It runs Hypothesis itself: call it from a plain test, not inside `@given`.
     """
     hypothesis = require("hypothesis", "testing", "check_primitive")
     from hypothesis import strategies as st
