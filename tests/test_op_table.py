@@ -96,10 +96,15 @@ def test_second_derivatives_through_create_graph_match_sympy(prim):
                 assert v.grad == pytest.approx(want, rel=1e-9, abs=1e-9), (prim.name, i, j)
 
 
+# Kinks that per-operand domains cannot keep away: inputs are drawn off them.
+OFF_KINKS = {"maximum": lambda a, b: abs(a - b) > 1e-3}  # a tie picks b's derivative
+
+
 def check_in(prim, interpreter: str, **kwargs) -> None:
     """The table's check of one primitive in one interpreter: it must run there and pass."""
     if interpreter == "onnxruntime":
         pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    kwargs.setdefault("assume", OFF_KINKS.get(prim.name))
     report = check_primitive(prim, interpreters=[interpreter], max_examples=EXAMPLES, **kwargs)
     report.raise_if_failed(strict=True)
 

@@ -268,6 +268,23 @@ def test_the_failing_input_is_shrunk():
     assert len(repr(x)) <= 4  # shrunk to a short number, not a random 17-digit draw
 
 
+def test_assume_keeps_draws_off_a_kink_that_intervals_cannot_avoid():
+    @primitive("larger", 2)
+    def larger(m, a, b):
+        return (
+            m.where(a > b, lambda: a, lambda: b),
+            m.where(a > b, 1.0, 0.0),
+            m.where(a > b, 0.0, 1.0),
+        )
+
+    tie = check_primitive(larger, interpreters=["engine"])["engine"]
+    assert tie.status == "failed" and tie.inputs[0] == tie.inputs[1]  # at a tie
+    off = check_primitive(larger, assume=lambda a, b: abs(a - b) > 1e-3)
+    assert [r.status for r in off] == ["passed"] * len(INTERPRETERS), str(off)
+    never = check_primitive(larger, assume=lambda a, b: False, interpreters=["engine"])
+    assert never["engine"].status == "cannot run" and "assume" in never["engine"].detail
+
+
 def test_a_forward_error_inside_the_domain_is_a_failure_with_the_input():
     @primitive("log_user")
     def log_user(m, x):
@@ -303,6 +320,7 @@ def test_linear_takes_a_domain_per_operand():
         ({"domain": "ab"}, TypeError, "domain must be"),
         ({"examples": [[1.0, 2.0]]}, ValueError, "each example must be 1 number"),
         ({"max_examples": 0}, ValueError, "max_examples must be"),
+        ({"assume": 1.0}, TypeError, "assume must be callable"),
     ],
 )
 def test_check_primitive_bad_arguments(kwargs, error, message):
