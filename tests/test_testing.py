@@ -425,6 +425,25 @@ def test_expressions_are_functions_and_inputs_over_the_given_ops(fn_inputs):
     assert isinstance(out, Value)
 
 
+@settings(max_examples=30, deadline=None)
+@given(expressions(ops=["exp", smooth_max], max_depth=2))
+def test_user_primitives_may_be_given_among_the_ops(fn_inputs):
+    fn, inputs = fn_inputs
+    assert {name for name, _ in fn.steps} <= {"exp", "smooth_max", "add"}
+    check_grads(fn, inputs, order=1)
+
+
+def test_expressions_refuses_unknown_ops():
+    with pytest.raises(ValueError, match="no built-in primitive named 'tan'"):
+        expressions(ops=["tan"])
+    with pytest.raises(ValueError, match="max_depth must be"):
+        expressions(max_depth=0)
+    with pytest.raises(ValueError, match="give at least one op"):
+        expressions(ops=[])
+    with pytest.raises(ValueError, match="activation 'add' is not a unary"):
+        mlps(activations=["add"])
+
+
 @settings(max_examples=60, deadline=None)
 @given(graphs(max_depth=2, ops=["tanh", "sin", "neg"], constants=False, max_steps=8))
 def test_max_depth_bounds_every_path(graph):

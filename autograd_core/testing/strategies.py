@@ -322,10 +322,8 @@ def _user_ops(primitives: Iterable[Op] | Mapping[str, Op]) -> dict[str, Op]:
     return out
 
 
-@st.composite
 def expressions(
-    draw: Callable,
-    ops: Iterable[str] | None = None,
+    ops: Iterable[str | Op] | None = None,
     primitives: Iterable[Op] | Mapping[str, Op] = (),
     *,
     max_depth: int = 4,
@@ -334,15 +332,15 @@ def expressions(
     domain: tuple[float, float] = ANY,
     smooth: bool = True,
     constants: bool = True,
-) -> tuple[Graph, list[float]]:
+) -> st.SearchStrategy[tuple[Graph, list[float]]]:
     """A random expression and inputs for it: `(function, inputs)`, `function(*Values)` a Value.
 
     `ops` are built-in primitive names (default: all of `ops.PRIMITIVES`; pass
-    `[]` for only your own), `primitives` your own Ops; at most `max_steps`
-    ops, at most `max_depth` on any path from an input to the output. Inputs
-    are drawn from `domain`; operands that need positive numbers (log, sqrt,
-    ...) get `r*r + c` (see the module docstring), and `smooth=True` also
-    keeps relu and abs off their kinks.
+    `[]` for only your own) and may hold your own Ops too, as may
+    `primitives`; at most `max_steps` ops, at most `max_depth` on any path
+    from an input to the output. Inputs are drawn from `domain`; operands
+    that need positive numbers (log, sqrt, ...) get `r*r + c` (see the module
+    docstring), and `smooth=True` also keeps relu and abs off their kinks.
 
         @given(expressions(ops=["mul", "exp", "tanh"], primitives=[softplus], max_depth=3))
         def test_softplus_in_context(fn_inputs):
@@ -352,20 +350,30 @@ def expressions(
     if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
         raise ValueError(f"expressions: max_depth must be an int >= 1, got {max_depth!r}")
     extra = _user_ops(primitives)
-    names = sorted(OPS if ops is None else ops)
-    for name in names:
+    names = []
+    for item in OPS if ops is None else ops:
+        if isinstance(item, Op) and OPS.get(item.name) is not item:
+            extra[item.name] = item  # a user primitive given among the ops
+            continue
+        name = item.name if isinstance(item, Op) else item
         if name not in OPS:
             raise ValueError(f"expressions: no built-in primitive named {name!r}")
+        names.append(name)
+    names.sort()
     if not names and not extra:
         raise ValueError("expressions: give at least one op or primitive")
-    graph = _draw_graph(draw, names, extra, n_inputs, max_steps, 1, smooth, constants, 3, max_depth)
-    inputs = [draw(numbers(domain)) for _ in range(graph.n_inputs)]
-    return graph, inputs
+
+    @st.composite
+    def draw_expression(draw: Callable) -> tuple[Graph, list[float]]:
+        graph = _draw_graph(
+            draw, names, extra, n_inputs, max_steps, 1, smooth, constants, 3, max_depth
+        )
+        return graph, [draw(numbers(domain)) for _ in range(graph.n_inputs)]
+
+    return draw_expression()
 
 
-@st.composite
 def mlps(
-    draw: Callable,
     *,
     n_inputs: int | tuple[int, int] = (1, 3),
     hidden: int | tuple[int, int] = (1, 2),
@@ -375,7 +383,7 @@ def mlps(
     weights: tuple[float, float] = (-1.0, 1.0),
     weights_as_inputs: bool = False,
     domain: tuple[float, float] = ANY,
-) -> tuple[Graph, list[float]]:
+) -> st.SearchStrategy[tuple[Graph, list[float]]]:
     """An MLP-shaped graph and its inputs: `(function, inputs)`, one output.
 
     `hidden` layers of `width` neurons each (counts or (min, max) ranges),
@@ -390,6 +398,23 @@ def mlps(
     for a in activations:
         if a not in OPS or OPS[a].arity != 1:
             raise ValueError(f"mlps: activation {a!r} is not a unary built-in primitive")
+    return _mlps(
+        n_inputs, hidden, width, list(activations), fused, weights, weights_as_inputs, domain
+    )
+
+
+@st.composite
+def _mlps(
+    draw: Callable,
+    n_inputs: int | tuple[int, int],
+    hidden: int | tuple[int, int],
+    width: int | tuple[int, int],
+    activations: list[str],
+    fused: bool | None,
+    weights: tuple[float, float],
+    weights_as_inputs: bool,
+    domain: tuple[float, float],
+) -> tuple[Graph, list[float]]:
     n_features = draw(st.integers(*_range(n_inputs)))
     sizes = [draw(st.integers(*_range(width))) for _ in range(draw(st.integers(*_range(hidden))))]
     sizes.append(1)
@@ -407,7 +432,7 @@ def mlps(
     for layer, n in enumerate(sizes):
         last = layer == len(sizes) - 1
         use_linear = draw(st.booleans()) if fused is None else fused
-        act = None if last else draw(st.sampled_from(list(activations)))
+        act = None if last else draw(st.sampled_from(activations))
         outs = []
         for _ in range(n):
             ws = [weight() for _ in xs]
