@@ -28,6 +28,7 @@ from autograd_core.testing import (
     check_grads,
     check_primitive,
     derivatives,
+    strategies,
 )
 from autograd_core.testing.strategies import expressions, graphs, mlps, numbers, operands
 
@@ -473,6 +474,21 @@ def test_without_max_depth_some_graph_is_deeper_than_two():
 def test_check_grads_on_random_expressions(fn_inputs):
     fn, inputs = fn_inputs
     check_grads(fn, inputs, order=2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_smooth_graphs_keep_the_operands_of_a_tie_kink_apart(data):
+    # `maximum` is in TIES; `sub` stands in for it here, on any branch of the table.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(strategies, "TIES", frozenset({"sub"}))
+        graph = data.draw(graphs(ops=["sub", "tanh"], n_inputs=2, max_steps=5))
+    for a, b in [args for name, args in graph.steps if name == "sub"]:
+        # one operand is the other plus a constant at least 0.1 away from 0
+        made = [graph.steps[r - graph.n_inputs] for r in (a, b) if r >= graph.n_inputs]
+        assert any(
+            name == "add" and args[0] in (a, b) and abs(args[1]) >= 0.1 for name, args in made
+        ), graph
 
 
 @settings(max_examples=25, deadline=None)

@@ -27,8 +27,11 @@ base of pow; relu and abs, whose kink is at 0) is fed through two extra steps,
 `r*r + c` with the constant `c` drawn in the domain, so it is >= c. With
 `smooth=False` this is done only where the forward value would not exist
 otherwise (found by applying the rule at 0 and -1), so relu and abs see raw
-registers and their kinks. User primitives declare no domain: their operands
-are raw registers, and constants are drawn in (-2, 2). Nothing bounds
+registers and their kinks. A kink where two operands tie (`maximum`, see
+`TIES`) cannot be kept away by intervals: smooth graphs give such an op `r`
+and `r + c`, |c| >= 0.1, instead of two drawn operands. User primitives
+declare no domain: their operands are raw registers, and constants are drawn
+in (-2, 2). Nothing bounds
 magnitudes (exp of exp, a large power overflow): discard such draws with
 `assume(finite_values(graph.registers(values)))`.
 
@@ -55,6 +58,7 @@ from hypothesis import strategies as st  # noqa: E402
 __all__ = [
     "ANY",
     "DOMAINS",
+    "TIES",
     "Builder",
     "Graph",
     "Step",
@@ -72,6 +76,9 @@ Step = tuple[str, tuple[int | float, ...]]
 
 DOMAINS: dict[str, tuple[tuple[float, float], ...]] = {p.name: p.domain for p in PRIMITIVES}
 ANY = (-2.0, 2.0)  # the domain of a user primitive's operands, which declare none
+# Binary built-ins whose kink is a tie of their operands, which no per-operand
+# domain can keep away: smooth graphs feed them `r` and `r + c` instead.
+TIES = frozenset({"maximum", "minimum"})
 
 
 # ---------------------------------------------------------------------------
@@ -278,6 +285,13 @@ def _draw_graph(
                 extend(fitted, depth[r])  # fitting steps do not count as depth
                 r = fitted
             args.append(r)
+        if smooth and name in TIES and len(args) == 2:
+            # Apart by construction: one operand is the other plus c, |c| >= 0.1.
+            keep = 0 if type(args[0]) is int else 1
+            gap = draw(st.sampled_from([-1.0, 1.0])) * draw(_constants(0.1, 2.0))
+            other = b.add("add", args[keep], gap)
+            extend(other, depth[args[keep]])
+            args[1 - keep] = other
         extend(b.add(name, *args), deepest + 1)
     k = min(draw(st.integers(*_range(n_outputs))), len(b.steps))
     last = b.n_inputs + len(b.steps)
