@@ -11,8 +11,9 @@ with Hypothesis and checks, per interpreter:
 - `create_graph`: first derivatives under `create_graph` equal the engine's,
   and second derivatives match central differences of the first;
 - `compiled`: `compile_function` replay equals the engine bit for bit;
-- `batched`: `compile_batched` replay (NumPy) equals the engine (values per
-  example, mean gradients) to `replay_rtol`;
+- `batched`: `compile_batched` replay (NumPy) equals the engine (mean value
+  and mean gradients over the drawn row and a fixed reference row) to
+  `replay_rtol`;
 - `onnxruntime`: the forward value exported with `export_onnx` and run in ONNX
   Runtime equals the engine's to `replay_rtol` (an exported model computes
   values only, so only values are compared).
