@@ -288,9 +288,10 @@ def _draw_graph(
         if smooth and name in TIES and len(args) == 2:
             # Apart by construction: one operand is the other plus c, |c| >= 0.1.
             keep = 0 if type(args[0]) is int else 1
+            r = int(args[keep])  # a register: never are both operands numbers
             gap = draw(st.sampled_from([-1.0, 1.0])) * draw(_constants(0.1, 2.0))
-            other = b.add("add", args[keep], gap)
-            extend(other, depth[args[keep]])
+            other = b.add("add", r, gap)
+            extend(other, depth[r])
             args[1 - keep] = other
         extend(b.add(name, *args), deepest + 1)
     k = min(draw(st.integers(*_range(n_outputs))), len(b.steps))
