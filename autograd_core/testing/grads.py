@@ -83,7 +83,9 @@ def _number(x: Any) -> float:
     return x.data if x.__class__ is Value else float(x)
 
 
-def derivatives(f: Callable[..., Any], point: Sequence[float], order: int) -> dict:
+def derivatives(
+    f: Callable[..., Any], point: Sequence[float], order: int
+) -> dict[tuple[int, ...], float]:
     """Every derivative of `f` of the given order at `point`, by nested `create_graph`.
 
     Returns `{index: float}` with one entry per index tuple of length `order`
@@ -105,12 +107,12 @@ def derivatives(f: Callable[..., Any], point: Sequence[float], order: int) -> di
                 below, level = level, {}
                 for index, node in below.items():
                     if node.__class__ is not Value:  # a number: all its derivatives are 0
-                        level.update({(*index, j): 0.0 for j in range(len(xs))})
+                        level.update({index + (j,): 0.0 for j in range(len(xs))})
                         continue
                     for x in xs:
                         x.grad = 0.0
                     node.backward(create_graph=depth < order - 1)
-                    level.update({(*index, j): x.grad for j, x in enumerate(xs)})
+                    level.update({index + (j,): x.grad for j, x in enumerate(xs)})
             return {index: _number(v) for index, v in level.items()}
         finally:
             for node, g in zip(nodes, saved):
@@ -164,7 +166,9 @@ def _shifted(point: list[float], j: int, eps: float) -> tuple[list[float], list[
     return hi, lo, hi[j] - lo[j]
 
 
-def _at(f: Callable[..., Any], point: list[float], order: int, moved: int, eps: float) -> dict:
+def _at(
+    f: Callable[..., Any], point: list[float], order: int, moved: int, eps: float
+) -> dict[tuple[int, ...], float]:
     try:
         return derivatives(f, point, order)
     except (ArithmeticError, ValueError) as e:
@@ -225,7 +229,7 @@ def _check_order(
         hi, lo, step = _shifted(point, j, eps)
         upper, lower = _at(f, hi, k - 1, j, eps), _at(f, lo, k - 1, j, eps)
         for index in upper:
-            numeric[(*index, j)] = (upper[index] - lower[index]) / step
+            numeric[index + (j,)] = (upper[index] - lower[index]) / step
     bad = []
     for index, a in analytic.items():
         n = numeric[index]

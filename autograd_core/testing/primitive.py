@@ -176,7 +176,12 @@ def _interval(x: Any, what: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _domain(op: Op, declared: tuple, domain: Any, n_operands: int | None) -> list:
+Interval = tuple[float, float]
+
+
+def _domain(
+    op: Op, declared: tuple[Any, ...], domain: Any, n_operands: int | None
+) -> list[Interval]:
     """One (low, high) interval per operand."""
     n = op.arity or n_operands or (len(declared) if declared else None)
     if domain is None:
@@ -233,6 +238,11 @@ def _same(a: float, b: float) -> bool:
     return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
 
 
+def _number(x: Any) -> float:
+    """A gradient as a float: the data of a Value (under create_graph), else the number."""
+    return float(x.data) if isinstance(x, Value) else float(x)
+
+
 def _close(a: float, b: float, rtol: float) -> bool:
     if a != a or b != b:
         return a != a and b != b
@@ -243,7 +253,11 @@ class _Checks:
     """The primitive, its domain and tolerances, and one check per interpreter."""
 
     def __init__(
-        self, op: Op, domain: list, settings: dict, assume: Callable[..., bool] | None
+        self,
+        op: Op,
+        domain: list[Interval],
+        settings: dict[str, float],
+        assume: Callable[..., bool] | None,
     ) -> None:
         self.op = op
         self.domain = domain
@@ -300,7 +314,7 @@ class _Checks:
             with enable_grad():
                 vs = [Value(x) for x in xs]
                 self.op(*vs).backward(create_graph=True)
-                firsts = [v.grad.data if v.grad.__class__ is Value else v.grad for v in vs]
+                firsts = [_number(v.grad) for v in vs]
             for i, (a, b) in enumerate(zip(firsts, grads)):
                 if not _close(a, b, s["replay_rtol"]):
                     raise _Mismatch(

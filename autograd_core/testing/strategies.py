@@ -135,7 +135,9 @@ class Graph:
     def op(self, name: str) -> Op:
         return self.extra[name] if name in self.extra else OPS[name]
 
-    def registers(self, inputs: Sequence[Any], apply: Callable[[str, list], Any] | None = None):
+    def registers(
+        self, inputs: Sequence[Any], apply: Callable[[str, list[Any]], Any] | None = None
+    ) -> list[Any]:
         """Every register's value: the inputs, then each step applied by `apply(name, args)`.
 
         By default steps are engine ops on Values (constants stay numbers).
@@ -154,12 +156,12 @@ class Graph:
         outs = tuple(regs[i] for i in self.outputs)
         return outs[0] if len(outs) == 1 else outs
 
-    def sympy(self, symbols: Sequence[Any]) -> tuple[list, list]:
+    def sympy(self, symbols: Sequence[Any]) -> tuple[list[Any], list[Any]]:
         """(registers, outputs) as exact sympy expressions: constants become Rationals."""
         sympy = require("sympy", "test", "Graph.sympy")
         ns = _sympy_namespace()
 
-        def apply(name: str, args: list) -> Any:
+        def apply(name: str, args: list[Any]) -> Any:
             args = [sympy.Rational(a) if isinstance(a, float) else a for a in args]
             return self.op(name).rule(ns, *args)[0]
 
@@ -167,7 +169,7 @@ class Graph:
         return regs, [regs[i] for i in self.outputs]
 
 
-_SYMPY: list = []
+_SYMPY: list[Any] = []
 
 
 def _sympy_namespace() -> Any:
@@ -237,7 +239,7 @@ def _range(n: int | tuple[int, int]) -> tuple[int, int]:
 
 
 def _draw_graph(
-    draw: Callable,
+    draw: Callable[..., Any],
     ops: Iterable[str] | None,
     extra: Mapping[str, Op] | None,
     n_inputs: int | tuple[int, int],
@@ -255,8 +257,8 @@ def _draw_graph(
 
     def register() -> int:
         if max_depth is None:
-            return draw(st.integers(0, b.n_inputs + len(b.steps) - 1))
-        return draw(st.sampled_from([r for r, d in enumerate(depth) if d < max_depth]))
+            return int(draw(st.integers(0, b.n_inputs + len(b.steps) - 1)))
+        return int(draw(st.sampled_from([r for r, d in enumerate(depth) if d < max_depth])))
 
     def extend(r: int, d: int) -> None:
         depth.extend([d] * (r + 1 - len(depth)))
@@ -301,7 +303,7 @@ def _draw_graph(
 
 @st.composite
 def graphs(
-    draw: Callable,
+    draw: Callable[..., Any],
     *,
     ops: Iterable[str] | None = None,
     extra: Mapping[str, Op] | None = None,
@@ -379,7 +381,7 @@ def expressions(
         raise ValueError("expressions: give at least one op or primitive")
 
     @st.composite
-    def draw_expression(draw: Callable) -> tuple[Graph, list[float]]:
+    def draw_expression(draw: Callable[..., Any]) -> tuple[Graph, list[float]]:
         graph = _draw_graph(
             draw, names, extra, n_inputs, max_steps, 1, smooth, constants, 3, max_depth
         )
@@ -420,7 +422,7 @@ def mlps(
 
 @st.composite
 def _mlps(
-    draw: Callable,
+    draw: Callable[..., Any],
     n_inputs: int | tuple[int, int],
     hidden: int | tuple[int, int],
     width: int | tuple[int, int],
@@ -441,7 +443,7 @@ def _mlps(
 
     def weight() -> int | float:
         k = next(w_iter)
-        return n_features + k if weights_as_inputs else w_values[k]
+        return n_features + k if weights_as_inputs else float(w_values[k])
 
     xs: list[int] = list(range(n_features))
     for layer, n in enumerate(sizes):
