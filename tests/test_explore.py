@@ -119,6 +119,107 @@ def test_over_the_guard_the_page_is_summarised_by_module_and_says_so():
     json.dumps(bundle, allow_nan=False)  # the page's JSON has no NaN
 
 
+def test_a_label_that_reads_like_a_field_is_not_taken_for_one():
+    # Issue 19 item 4: the page finds a box's data and grad by their place, not their text.
+    a = Value(2.0, label="data 5")
+    b = Value(3.0, label="grad 7")
+    c = Value(1.0, label="out data 9")
+    out = (a * b + c).tanh()
+    svg = explorer_bundle(out)["svg"]
+    tagged = re.findall(r'<text[^>]*class="ag-(data|grad)"[^>]*>([^<]*)</text>', svg)
+    assert tagged and all(t.startswith(f"{role} ") for role, t in tagged)
+    for label in (a.label, b.label, c.label):
+        assert re.search(r"<text(?![^>]*class=)[^>]*>" + re.escape(label) + "</text>", svg)
+    assert sum(1 for role, _ in tagged if role == "data") == len(topological_order(out))
+
+
+def test_nul_and_lone_surrogates_in_labels_and_op_names_are_shown_escaped(tmp_path):
+    # Issue 19 item 4: these crashed explore() with UnicodeEncodeError.
+    from autograd_core.engine import primitive
+
+    @primitive("sq\ud800")
+    def sq(m, x):
+        return x * x, 2.0 * x
+
+    a = Value(1.5, label="a\ud800b\x00c")
+    out = sq(a) + 1.0
+    out.label = "out\udfff"
+    path = explore(out, tmp_path / "odd.html", title="t\ud800")
+    text = path.read_text(encoding="utf-8")
+    names = json.loads(html.unescape(text.split('id="ag-data">')[1].split("</script>")[0]))
+    assert names[0]["names"] == ["a\\ud800b\\x00c", "sq\\ud800#1", "out\\udfff"]
+    assert "\x00" not in text and "t\\ud800" in text
+
+
+def test_formulas_come_from_the_op_table_with_the_nodes_numbers():
+    x = Value(0.5, label="x")
+    t = (x * 2.0).tanh()
+    loss = t * 0.25
+    units = explorer_bundle(loss)["units"]
+    by_name = {u["name"]: u for u in units.values()}
+    tanh = by_name["tanh#1"]
+    local = 1 - t.data**2
+    assert tanh["locals"][0]["formula"] == (
+        f"d tanh(x)/dx = 1 − tanh(x)² = 1 − {t.data:.4g}² = {local:.4g}"
+    )
+    # Constants are shown: the issue's `loss = mul(add#256)` hid the ×0.25.
+    assert by_name["mul#2"]["expr"] == f"tanh#1 · 0.25 = {t.data:.4g} · 0.25 = {loss.data:.4g}"
+    assert by_name["mul#1"]["locals"][0]["formula"] == "d (x · 2)/dx = 2"
+
+
+def test_a_user_primitive_shows_its_own_formula_or_the_number_only():
+    from autograd_core.engine import primitive
+
+    @primitive("softplus", formula="sigmoid({x})")
+    def softplus(m, x):
+        return m.log(1.0 + m.exp(x)), m.sigmoid(x)
+
+    @primitive("cube")
+    def cube(m, x):
+        return x * x * x, 3.0 * x * x
+
+    x = Value(0.3, label="x")
+    out = softplus(x) + cube(x)
+    by_name = {u["name"]: u for u in explorer_bundle(out)["units"].values()}
+    s = 1 / (1 + math.exp(-0.3))
+    assert by_name["softplus#1"]["locals"][0]["formula"] == (
+        f"d softplus(x)/dx = sigmoid(x) = sigmoid(0.3) = {s:.4g}"
+    )
+    assert by_name["cube#1"]["locals"][0]["formula"] == f"{3 * 0.09:.4g}"
+    with pytest.raises(TypeError, match="formula must be"):
+        primitive("bad", formula=3)
+
+
+def test_a_graph_over_max_values_is_refused_with_a_message():
+    # Issue 19 item 10: a 100k-node graph took 37 s and wrote 185 MB.
+    x = Value(1.0, label="x")
+    for _ in range(5_000):
+        x = x + 1.0
+    with pytest.raises(ValueError, match=r"5001 Values, more than max_values=5000"):
+        explore(x)
+    assert explore(x, max_nodes=10, max_values=5_001).html.startswith("<!DOCTYPE html>")
+    small = Value(1.0) * 2.0
+    with pytest.raises(ValueError, match="max_values must be a positive int"):
+        explore(small, max_values=0)
+
+
+def test_paths_are_counted_and_summed_when_there_are_thousands():
+    # 2**12 paths: each layer doubles them; the page lists the largest few.
+    x = Value(0.9, label="x")
+    h = x
+    for k in range(12):
+        h = (h * (1.0 + 0.01 * k)).tanh() + h * 0.5
+    h.label = "out"
+    bundle = explorer_bundle(h, max_paths=5)
+    px = bundle["paths"]["v0"]
+    assert px["n_paths"] == 2**12 and px["shown"] == 5
+    products = [p["product"] for p in px["paths"]]
+    assert products == sorted(products, key=abs, reverse=True)
+    want = engine_grads(h)[x]
+    assert math.fsum(products) + px["rest"] == pytest.approx(want, rel=1e-12)
+    assert px["total"] == pytest.approx(want, rel=1e-12)
+
+
 # ---------------------------------------------------------------------------
 # The browser.
 
@@ -145,6 +246,23 @@ def press(driver, key: str) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
     ActionChains(driver).send_keys(key).perform()
+
+
+def click_box(driver, node_id: str, dx: float = 0.0, dy: float = 0.0) -> None:
+    """Bring a box into view as the page does, then click it with the mouse at
+    (dx, dy) from its centre, in fractions of its half width and height."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    driver.execute_script("agExplorer.reveal(arguments[0])", node_id)
+    r = driver.execute_script(
+        "var g = document.querySelector('#ag-graph g.node[data-node-id=\"' + arguments[0] + "
+        "'\"] polygon'); var r = g.getBoundingClientRect(); return [r.x, r.y, r.width, r.height];",
+        node_id,
+    )
+    x, y = r[0] + r[2] / 2 * (1 + dx), r[1] + r[3] / 2 * (1 + dy)
+    actions = ActionChains(driver)
+    actions.w3c_actions.pointer_action.move_to_location(round(x), round(y)).click()
+    actions.perform()
 
 
 def shown_grads(driver) -> dict[str, str | None]:
@@ -186,7 +304,7 @@ def test_stepping_to_the_end_shows_every_gradient_the_engine_computes(driver, tm
 
     press(driver, Keys.ARROW_RIGHT)  # the leaves
     data = {
-        g.get_attribute("data-node-id"): g.text
+        g.get_attribute("data-node-id"): g.get_attribute("textContent")
         for g in driver.find_elements("css selector", "#ag-graph g.node[data-node-id]")
     }
     for node in order:
@@ -214,7 +332,7 @@ def test_stepping_to_the_end_shows_every_gradient_the_engine_computes(driver, tm
     # The drawing's text agrees with the attribute (4 significant digits).
     x1 = next(n for n in order if n.label == "x1")
     g = driver.find_element("css selector", f'#ag-graph g.node[data-node-id="{ids[x1]}"]')
-    assert f"grad {format(want[x1], '.4g')}" in g.text
+    assert f"grad {format(want[x1], '.4g')}" in g.get_attribute("textContent")
     assert not console_errors(driver)
 
 
@@ -226,7 +344,7 @@ def test_clicking_a_leaf_lists_its_paths_and_they_sum_to_its_gradient(driver, tm
     open_page(driver, path)
     driver.find_element("id", "ag-end").click()
     x1 = next(n for n in order if n.label == "x1")
-    driver.find_element("css selector", f'#ag-graph g.node[data-node-id="{ids[x1]}"]').click()
+    click_box(driver, ids[x1])
 
     items = driver.find_elements("css selector", "#ag-details li.ag-path-item")
     expected = explain_paths(root, x1)
@@ -271,7 +389,7 @@ def test_a_graph_over_the_guard_is_shown_summarised(driver, tmp_path):
     inputs = {n.label: g for n, g in want.items() if n.label in ("x[0]", "x[1]")}
     boxes = driver.find_elements("css selector", "#ag-graph g.node[data-node-id]")
     assert len(boxes) == 35
-    shown = {b.text.split()[0]: b.get_attribute("data-grad") for b in boxes}
+    shown = {b.get_attribute("textContent").split()[0]: b.get_attribute("data-grad") for b in boxes}
     assert {k: float(shown[k]) for k in inputs} == inputs
     assert not console_errors(driver)
 
@@ -334,7 +452,9 @@ def test_train_html_writes_a_page_with_curves_boundaries_and_a_step_slider(drive
     def shown_inputs() -> dict[str, float]:
         press(driver, Keys.END)
         boxes = driver.find_elements("css selector", "#ag-graph g.node[data-node-id]")
-        by_name = {b.text.split()[0]: b.get_attribute("data-grad") for b in boxes}
+        by_name = {
+            b.get_attribute("textContent").split()[0]: b.get_attribute("data-grad") for b in boxes
+        }
         return {k: float(by_name[k]) for k in ("x[0]", "x[1]")}
 
     final = input_grads()
@@ -386,7 +506,7 @@ def test_labels_are_shown_as_text_never_run_as_markup(driver, tmp_path):
     assert repr(explore(out)).startswith("<Explorer: a ")
     open_page(driver, path)
     driver.find_element("id", "ag-end").click()
-    driver.find_element("css selector", '#ag-graph g.node[data-node-id="v0"]').click()
+    click_box(driver, "v0")
     details = driver.find_element("id", "ag-details").text
     assert details.startswith(a.label)
     assert not driver.find_elements("css selector", "#ag-explorer img, #ag-step b b")
