@@ -49,7 +49,7 @@ DIGITS = 4  # significant digits shown in the drawing; the tables show more
 TABLE_DIGITS = 8
 MAX_VALUES = 5_000  # explore() refuses larger graphs (see the module docstring)
 _PARAMS_SHOWN = 64  # parameters listed in a summarised module's table
-_SUMMARY_PATHS = 5  # chain-rule paths listed per parameter in the summarised view
+_SUMMARY_PATHS = 3  # chain-rule paths listed per parameter in the summarised view
 
 
 # ---------------------------------------------------------------------------
@@ -281,10 +281,7 @@ def _tag_svg(svg: str, units: dict[str, dict[str, Any]], fields: dict[str, tuple
         elif title in units:
             u = units[title]
             name = html.escape(u["name"], quote=True)
-            attrs = (
-                f' data-node-id="{title}" data-data="{u["data"]}" tabindex="0" role="button"'
-                f' aria-label="{name}"'
-            )
+            attrs = f' data-node-id="{title}" tabindex="0" role="button" aria-label="{name}"'
             body = _tag_fields(body, *fields[title])
         else:
             attrs = ""
@@ -485,7 +482,7 @@ def _first(c: tuple[float, float, Any]) -> float:
 
 
 def _paths_json(
-    px: _Paths, gradient: float, unit_of: list[str], order: list[Value]
+    px: _Paths, gradient: float, unit_of: list[str] | None, order: list[Value]
 ) -> dict[str, Any]:
     """A node's paths for the page: nodes by their index in `order` (their names
     are the bundle's `names`), and the drawn box of each (`unit_of[index]`)."""
@@ -497,24 +494,33 @@ def _paths_json(
         "shown": len(px.top),
         "gradient": _f(gradient),
         "gradient_text": _t(gradient, TABLE_DIGITS),
-        "total": _f(px.total),
         "total_text": _t(px.total, TABLE_DIGITS),
         "sum": _f(shown),
         "sum_text": _t(shown, TABLE_DIGITS),
         "rest": _f(rest),
         "rest_text": _t(rest, TABLE_DIGITS),
-        "paths": [
-            {
-                "nodes": [index[n] for n in nodes],
-                "units": [unit_of[index[n]] for n in nodes],
-                "slots": slots,
-                "factor_texts": [_t(x) for x in factors],
-                "product": _f(product),
-                "product_text": _t(product, TABLE_DIGITS),
-            }
-            for product, nodes, slots, factors in px.top
-        ],
+        "paths": [_path_json(p, index, unit_of) for p in px.top],
     }
+
+
+def _path_json(
+    path: tuple[float, list[Value], list[int], list[float]],
+    index: dict[Value, int],
+    unit_of: list[str] | None,
+) -> dict[str, Any]:
+    """One path; with `unit_of` (the full drawing) each step's box and parent slot,
+    without (the summary, which the page maps through the bundle's `unit_of`) neither."""
+    product, nodes, slots, factors = path
+    out: dict[str, Any] = {
+        "nodes": [index[n] for n in nodes],
+        "factor_texts": [_t(x) for x in factors],
+        "product": _f(product),
+        "product_text": _t(product, TABLE_DIGITS),
+    }
+    if unit_of is not None:
+        out["units"] = [unit_of[index[n]] for n in nodes]
+        out["slots"] = slots
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -550,19 +556,18 @@ def _summary_bundle(
     wanted = set(listed) | set(boxes)
     table = _path_table(root, order, wanted, min(max_paths, _SUMMARY_PATHS))
     unit_list = [nid[n] for n in order]
-    paths = {
-        f"i{position[v]}": _paths_json(table[v], trace.grads[v], unit_list, order) for v in listed
-    }
+    paths = {f"i{position[v]}": _paths_json(table[v], trace.grads[v], None, order) for v in listed}
     for v, uid in boxes.items():
         if v is not root:
-            paths[uid] = _paths_json(table[v], trace.grads[v], unit_list, order)
+            paths[uid] = _paths_json(table[v], trace.grads[v], None, order)
     svg = ""
     if len(members) > max_nodes:
         note += f" Even summarised there are more than {max_nodes} boxes: no drawing."
     else:
         dot = _summary_digraph(order, members, units, ids, nid)
         fields = {ids[k]: (0, "out " if k.startswith("m:") else "") for k in members}
-        svg = _tag_svg(_svg_of(dot), units, fields)
+        # The edges' colour is the page's CSS (.ag-summary): 300 edges, 20 kB a bundle.
+        svg = _tag_svg(_svg_of(dot).replace(_SUMMARY_EDGE, ""), units, fields)
     forward_units = sorted(members, key=lambda k: position[output[k]])
     return {
         "mode": "summary",
@@ -577,6 +582,9 @@ def _summary_bundle(
         "unit_of": unit_list,
         "svg": svg,
     }
+
+
+_SUMMARY_EDGE = ' stroke="#9aa5b1" stroke-width="0.6"'
 
 
 def _module_units(
@@ -652,6 +660,8 @@ def _module_backward(
         edges = []
         for s in crossing:
             e = _edge(s, -1, nid, names)
+            for unused in ("local", "upstream", "contribution"):  # the page shows the texts
+                del e[unused]
             e["updates"] = s.parent in outputs  # the parent box shows this node's grad
             edges.append(e)
         backward.append({"node": ids[key], "edges": edges, "inner": len(run) - len(crossing)})
@@ -768,14 +778,27 @@ def _script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def share_drawing(bundles: list[dict[str, Any]]) -> None:
+    """Bundles of one graph at different parameters (the training page's snapshots)
+    keep one drawing, the last one's: the page writes every number into the boxes
+    itself, so only the layout is shared. Bundles of other graphs keep their own."""
+    last = len(bundles) - 1
+    shape = [(u["name"], u["leaf"]) for u in bundles[last]["units"].values()]
+    for b in bundles[:last]:
+        if b["svg"] and [(u["name"], u["leaf"]) for u in b["units"].values()] == shape:
+            b["svg"] = ""
+            b["svg_from"] = last
+
+
 def page(
     bundles: list[dict[str, Any]], *, title: str, extra_html: str = "", extra_after: str = ""
 ) -> str:
     """The whole HTML page: the explorer over `bundles` (a slider when several), plus extras.
 
-    Each bundle may carry a "step_label" shown by the slider. `extra_html`
-    goes above the explorer, `extra_after` below it (the training page puts
-    its curves there, so that the page opens on the explorer).
+    Each bundle may carry a "step_label" shown by the slider, and "svg_from",
+    the index of the bundle whose drawing it uses (`share_drawing`).
+    `extra_html` goes above the explorer, `extra_after` below it (the training
+    page puts its curves there, so that the page opens on the explorer).
     """
     template = _asset("explorer_template.html")
     parts = {

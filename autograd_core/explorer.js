@@ -264,7 +264,7 @@
     }).join("") + "</ol>";
     var rest = px.n_paths - px.shown;
     h += "<p id=\"ag-path-sum\" data-count=\"" + px.n_paths + "\" data-shown=\"" + px.shown + "\" data-sum=\"" + px.sum +
-      "\" data-rest=\"" + px.rest + "\" data-total=\"" + px.total + "\" data-gradient=\"" + px.gradient + "\">" +
+      "\" data-rest=\"" + px.rest + "\ data-gradient=\"" + px.gradient + "\">" +
       "sum of the " + px.shown + " listed: <b>" + esc(px.sum_text) + "</b>";
     if (rest > 0) h += "; the other " + rest + " path(s) sum to <b>" + esc(px.rest_text) + "</b>";
     h += "; all " + px.n_paths + " together: <b>" + esc(px.total_text) + "</b>; gradient from backward(): <b>" +
@@ -358,7 +358,7 @@
       moveTo({ cx: full.x + full.w / 2, cy: full.y + full.h / 2, s: Math.min(s, 1.6) }, animate);
       return;
     }
-    var st = stateAt(pos), at = boxes[st.current || B.root];
+    var st = stateAt(pos), at = boxes[st.current || B.leaves[0] || B.root] || boxes[B.root];
     note.hidden = false;
     note.textContent = "The whole graph would make its text " + (s * FONT).toFixed(1) +
       " px high: showing a readable region instead (the minimap shows the whole; zoom out with \u2212).";
@@ -456,7 +456,9 @@
   }
   function load(i) {
     B = bundles[i];
-    $("ag-graph").innerHTML = B.svg || "<p class=\"ag-muted\">(no drawing)</p>";
+    var drawing = B.svg || (B.svg_from !== undefined ? bundles[B.svg_from].svg : "");
+    $("ag-graph").innerHTML = drawing || "<p class=\"ag-muted\">(no drawing)</p>";
+    $("ag-graph").classList.toggle("ag-summary", B.mode === "summary");
     var note = $("ag-note");
     note.hidden = !B.note; note.textContent = B.note;
     $("ag-bundle-label").textContent = B.step_label || "";
