@@ -542,7 +542,8 @@ def _summary_bundle(
         ids[key]: _module_unit(key, nodes, titles[key], output[key], names, trace, position)
         for key, nodes in members.items()
     }
-    backward = _module_backward(trace, unit_of, ids, nid, names, set(output.values()))
+    box_name = {node: units[nid[node]]["name"] for node in order}  # the drawing's names
+    backward = _module_backward(trace, unit_of, ids, nid, names, box_name, set(output.values()))
     note = (
         f"This graph has {len(order)} Values, more than max_nodes={max_nodes}: too many to read "
         f"in one drawing. Summarised view: one box per module ({len(members)} boxes), showing "
@@ -651,15 +652,18 @@ def _module_backward(
     ids: dict[str, str],
     nid: dict[Value, str],
     names: dict[Value, str],
+    box_name: dict[Value, str],
     outputs: set[Value],
 ) -> list[dict[str, Any]]:
-    """The backward steps module by module: only the edges that leave a module are listed."""
+    """The backward steps module by module: only the edges that leave a module are listed,
+    named by their boxes, with the Values inside them (`node_value`, `parent_value`)."""
     backward = []
     for key, run in _group_runs(trace.steps, lambda s: unit_of[s.node]):
         crossing = [s for s in run if unit_of[s.parent] != key]
         edges = []
         for s in crossing:
-            e = _edge(s, -1, nid, names)
+            e = _edge(s, -1, nid, box_name)
+            e["node_value"], e["parent_value"] = names[s.node], names[s.parent]
             for unused in ("local", "upstream", "contribution"):  # the page shows the texts
                 del e[unused]
             e["updates"] = s.parent in outputs  # the parent box shows this node's grad
@@ -763,7 +767,8 @@ def explorer_bundle(
         bundle = _summary_bundle(root, order, max_nodes, max_paths)
     else:
         bundle = _full_bundle(root, order, max_paths)
-    bundle["output"] = {"name": _names(order)[root], "data": _t(root.data, TABLE_DIGITS)}
+    out_name = bundle["units"][bundle["root"]]["name"]  # the drawing's name for it
+    bundle["output"] = {"name": out_name, "data": _t(root.data, TABLE_DIGITS)}
     bundle["n_values"] = len(order)
     return bundle
 

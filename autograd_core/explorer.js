@@ -131,7 +131,7 @@
       var u = B.units[s.node];
       if (u.expr === null || u.expr === undefined) {
         return "<p><b>forward:</b> " + nm(u.name) + " (" + esc(u.op || "") + ") computes its output " +
-          (u.output_name ? nm(u.output_name) + " " : "") + "= <b>" + esc(u.text.data) + "</b></p>";
+          (u.output_name ? esc(u.output_name) + " " : "") + "= <b>" + esc(u.text.data) + "</b></p>";
       }
       return "<p><b>forward:</b> " + nm(u.name) + " = <b>" + esc(u.text.data) + "</b></p>" +
         "<p class=\"ag-expr\">" + esc(u.name) + " = " + esc(u.expr) + "</p>" + localsHtml(u);
@@ -146,8 +146,9 @@
         : esc(e.text.parent_grad);
       var l = e.slot >= 0 && un.locals[e.slot] ? un.locals[e.slot] : null;
       var local = l && l.formula ? "<span class=\"ag-formula\">" + esc(l.formula) + "</span>" : esc(e.text.local);
-      var via = B.mode === "summary" ? "<td>" + nm(e.node_name) + "</td>" : "";
-      return "<tr>" + via + "<td>" + nm(e.parent_name) + "</td><td class=\"ag-formula\">" + local +
+      var via = B.mode === "summary" ? "<td class=\"ag-muted\">" + esc(e.node_value) + "</td>" : "";
+      var into = B.mode === "summary" ? " <span class=\"ag-muted\">(" + esc(e.parent_value) + ")</span>" : "";
+      return "<tr>" + via + "<td>" + nm(e.parent_name) + into + "</td><td class=\"ag-formula\">" + local +
         "</td><td>&times;&nbsp;" + esc(e.text.upstream) + "</td><td>=&nbsp;" + esc(e.text.contribution) +
         "</td><td class=\"ag-sum\">" + (e.updates === false ? esc(e.text.parent_grad) : sum) + "</td></tr>";
     }).join("");
@@ -156,7 +157,7 @@
       "local gradient &times; upstream gradient = contribution, added to the parent's gradient.</p>";
     if (un.operands) html += "<p class=\"ag-muted\">(" + esc(un.operands) + ")</p>";
     if (rows) {
-      html += "<table class=\"ag\"><tr>" + (B.mode === "summary" ? "<th>from</th>" : "") +
+      html += "<table class=\"ag\"><tr>" + (B.mode === "summary" ? "<th>from (inside)</th>" : "") +
         "<th>parent</th><th>local gradient</th><th>upstream</th>" +
         "<th>contribution</th><th>parent grad so far</th></tr>" + rows + "</table>";
     } else {
@@ -231,7 +232,7 @@
     var key = selectedParam && B.paths[selectedParam] ? selectedParam : id;
     var px = B.paths[key];
     var target = key === id ? u.name : B.names[+key.slice(1)];
-    if (px) h += pathsHtml(target, px);
+    if (px) h += pathsHtml(target, px, key === id);
     $("ag-details").innerHTML = h;
     clearPath();
     document.querySelectorAll("#ag-details tr.ag-param").forEach(function (tr) {
@@ -251,9 +252,9 @@
       });
     }
   }
-  function pathsHtml(target, px) {
+  function pathsHtml(target, px, isBox) {
     var h = "<p>chain rule: <b>" + px.n_paths + "</b> path(s) from " + nm(B.output.name) +
-      " down to " + nm(target) + "; each path's product of local gradients, summed over all paths, " +
+      " down to " + (isBox ? nm(target) : esc(target)) + "; each path's product of local gradients, summed over all paths, " +
       "is the gradient.";
     if (px.shown < px.n_paths) h += " The " + px.shown + " largest by |product| are listed.";
     h += "</p><ol class=\"ag-paths\">" + px.paths.map(function (p, i) {
@@ -264,7 +265,7 @@
     }).join("") + "</ol>";
     var rest = px.n_paths - px.shown;
     h += "<p id=\"ag-path-sum\" data-count=\"" + px.n_paths + "\" data-shown=\"" + px.shown + "\" data-sum=\"" + px.sum +
-      "\" data-rest=\"" + px.rest + "\ data-gradient=\"" + px.gradient + "\">" +
+      "\" data-rest=\"" + px.rest + "\" data-gradient=\"" + px.gradient + "\">" +
       "sum of the " + px.shown + " listed: <b>" + esc(px.sum_text) + "</b>";
     if (rest > 0) h += "; the other " + rest + " path(s) sum to <b>" + esc(px.rest_text) + "</b>";
     h += "; all " + px.n_paths + " together: <b>" + esc(px.total_text) + "</b>; gradient from backward(): <b>" +
@@ -377,7 +378,7 @@
   function setupView() {
     svg = $("ag-graph").querySelector("svg");
     var mini = $("ag-minimap");
-    mini.innerHTML = ""; mini.hidden = true; $("ag-fit-note").hidden = true;
+    mini.innerHTML = ""; mini.setAttribute("hidden", ""); $("ag-fit-note").hidden = true;
     els = {}; boxes = {}; view = null;
     if (!svg) return;
     var vb = svg.viewBox.baseVal;
@@ -405,7 +406,7 @@
       var r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
       r.setAttribute("class", "ag-mini-view");
       mini.appendChild(r);
-      mini.hidden = false;
+      mini.removeAttribute("hidden");
       applyView(view);
     }
   }

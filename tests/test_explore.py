@@ -48,6 +48,16 @@ def mlp_graph() -> Value:
     return MLP(2, [16, 16, 1], seed=0)([0.5, -0.2])
 
 
+def mlp_loss_graph() -> Value:
+    """The issue's learner graph: an MLP(2, [8, 8, 1]) (tanh) loss over 4 points, 259 Values."""
+    model = MLP(2, [8, 8, 1], "tanh", seed=0)
+    X = [[0.5, -0.2], [1.0, 0.3], [-0.7, 0.9], [0.1, -1.2]]
+    y = [1.0, -1.0, 1.0, -1.0]
+    loss = sum(((model(x) - t) ** 2 for x, t in zip(X, y)), Value(0.0)) * 0.25
+    loss.label = "loss"
+    return loss
+
+
 def engine_grads(root: Value) -> dict[Value, float]:
     order = topological_order(root)
     for node in order:
@@ -260,7 +270,7 @@ def click_box(driver, node_id: str, dx: float = 0.0, dy: float = 0.0) -> None:
         node_id,
     )
     x, y = r[0] + r[2] / 2 * (1 + dx), r[1] + r[3] / 2 * (1 + dy)
-    actions = ActionChains(driver)
+    actions = ActionChains(driver, duration=0)
     actions.w3c_actions.pointer_action.move_to_location(round(x), round(y)).click()
     actions.perform()
 
@@ -512,3 +522,200 @@ def test_labels_are_shown_as_text_never_run_as_markup(driver, tmp_path):
     assert not driver.find_elements("css selector", "#ag-explorer img, #ag-step b b")
     assert float(shown_grads(driver)["v0"]) == engine_grads(out)[a]
     assert not console_errors(driver)
+
+
+# ---------------------------------------------------------------------------
+# Issue 21: a learner's graph of about 250 nodes, and the CLI page.
+
+VIEW_JS = """
+var out = {}, v = document.getElementById('ag-graph').getBoundingClientRect();
+out.view = [v.left, v.top, v.right, v.bottom];
+out.panning = document.getElementById('ag-graph').hasAttribute('data-panning');
+var g = document.querySelector('#ag-graph g.node.ag-current[data-node-id]');
+if (g) { var r = g.querySelector('polygon').getBoundingClientRect();
+  out.current = g.getAttribute('data-node-id');
+  out.box = [r.left, r.top, r.right, r.bottom]; }
+out.names = Array.from(document.querySelectorAll('#ag-step .ag-name')).map(function (e) {
+  return e.textContent; });
+out.formulas = Array.from(document.querySelectorAll('#ag-step .ag-formula, #ag-step .ag-expr'))
+  .map(function (e) { return e.textContent; });
+out.live = document.getElementById('ag-live').textContent;
+return out;
+"""
+
+
+def settled(driver) -> dict:
+    """The view once its smooth pan has finished."""
+    import time
+
+    for _ in range(100):
+        state = driver.execute_script(VIEW_JS)
+        if not state["panning"]:
+            return state
+        time.sleep(0.03)
+    raise AssertionError("the view kept panning")
+
+
+def drawn_names(driver) -> dict[str, str]:
+    """Each box's name (aria-label) and its text as drawn."""
+    return driver.execute_script(
+        "var out = {}; document.querySelectorAll('#ag-graph g.node[data-node-id]').forEach("
+        "function (g) { out[g.getAttribute('aria-label')] = Array.from(g.querySelectorAll('text'))"
+        ".map(function (t) { return t.textContent; }).join(' '); }); return out;"
+    )
+
+
+def check_steps_follow(driver, steps: list[int]) -> list[str]:
+    """Step to each of `steps`: the current box is inside the view, every name in the step
+    panel is a box's name written in the drawing, and the page announces the step."""
+    drawn = drawn_names(driver)
+    formulas = []
+    for k in steps:
+        driver.execute_script("agExplorer.go(arguments[0])", k)
+        state = settled(driver)
+        assert state["live"].startswith(f"step {k} of ")
+        if "box" in state:
+            (vl, vt, vr, vb), (bl, bt, br, bb) = state["view"], state["box"]
+            assert vl <= bl and br <= vr and vt <= bt and bb <= vb, (k, state)
+        for name in state["names"]:
+            assert name in drawn and name in drawn[name], (k, name)
+        formulas.extend(state["formulas"])
+    return formulas
+
+
+def check_leaf_clicks(driver, leaves: list[str], corners: bool) -> None:
+    """A real mouse click at the centre (and near the corners) of each leaf box selects it."""
+    points = [(0.0, 0.0)] + ([(-0.8, -0.6), (0.8, 0.6), (0.8, -0.6)] if corners else [])
+    for leaf in leaves:
+        for dx, dy in points:
+            driver.execute_script(
+                "document.querySelectorAll('#ag-graph g.ag-selected')"
+                ".forEach(function (g) { g.classList.remove('ag-selected'); })"
+            )
+            click_box(driver, leaf, dx, dy)
+            sel = driver.find_elements("css selector", "#ag-graph g.node.ag-selected")
+            assert [g.get_attribute("data-node-id") for g in sel] == [leaf], (leaf, dx, dy)
+
+
+def test_a_learners_graph_follows_the_pass_names_once_and_shows_formulas(driver, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    root = mlp_loss_graph()
+    order = topological_order(root)
+    assert 240 <= len(order) <= 270
+    path = explore(root, tmp_path / "mlp.html")
+    open_page(driver, path)
+    total = counter(driver)[1]
+    assert driver.find_element("id", "ag-minimap").is_displayed()  # over 50 boxes
+    steps = sorted({2, 5, 40, 120, total // 2, total - 60, total - 5, total})
+    formulas = check_steps_follow(driver, steps)
+    assert formulas
+
+    # Each tanh's forward step writes its derivative with its own numbers.
+    ids = {node: f"v{i}" for i, node in enumerate(order)}
+    forward = [n for n in order if not n.is_leaf]
+    tanhs = [n for n in forward if n.op is not None and n.op.name == "tanh"][:3]
+    for t in tanhs:
+        driver.execute_script("agExplorer.go(arguments[0])", 2 + forward.index(t))
+        state = settled(driver)
+        assert state["current"] == ids[t]
+        local = 1 - t.data**2  # the engine's local gradient, as the op table writes it
+        text = " ".join(state["formulas"])
+        want = f"1 − tanh(x)² = 1 − {_minus(t.data)}² = {_minus(local)}"
+        assert want in text, (want, text)
+
+    leaves = [ids[n] for n in order if n.is_leaf]
+    sample = leaves[:: max(1, len(leaves) // 10)]
+    check_leaf_clicks(driver, sample, corners=False)
+    check_leaf_clicks(driver, sample[:2], corners=True)  # the whole box, not only its text
+    # Tab reaches the boxes; Enter selects the focused one.
+    driver.execute_script("document.querySelector('#ag-graph g.node[data-node-id=\"v0\"]').focus()")
+    press(driver, Keys.ENTER)
+    assert (
+        driver.find_element("css selector", "#ag-graph g.ag-selected").get_attribute("data-node-id")
+        == "v0"
+    )
+    press(driver, Keys.TAB)
+    focused = driver.execute_script("return document.activeElement.getAttribute('data-node-id')")
+    assert focused and focused != "v0"
+    assert not console_errors(driver)
+    driver.execute_script("agExplorer.go(arguments[0])", total - 40)
+    settled(driver)
+    screenshot(driver, "explorer_mlp.png")
+
+
+def _minus(x: float) -> str:
+    text = format(x, ".4g").replace("-", "−")
+    return f"({text})" if text.startswith("−") else text
+
+
+def cli_page(tmp_path: Path, steps: int = 8) -> Path:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "nn", "train", "--html", "--steps", str(steps), "--no-progress"]
+        + ["--out", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "run" / "explorer.html"
+
+
+def test_the_cli_page_opens_on_the_explorer_and_lists_a_weights_paths(driver, tmp_path):
+    page = cli_page(tmp_path)
+    open_page(driver, page)
+    # It opens on the explorer: the drawing starts within the first screen.
+    top = driver.execute_script(
+        "return document.getElementById('ag-graph').getBoundingClientRect().top"
+    )
+    assert top < 330
+    # Every loss shown says when it was measured.
+    when = driver.find_element("id", "ag-loss-when").get_attribute("textContent")
+    assert "before its update" in when and "after the last update" in when
+    caption = driver.find_element("css selector", "figure.ag-chart figcaption")
+    assert "before" in caption.get_attribute("textContent")
+
+    total = counter(driver)[1]
+    check_steps_follow(driver, sorted({1, 3, 10, total // 2, total - 3, total}))
+    leaves = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#ag-graph g.node[data-node-id]'))"
+        ".filter(function (g) { return /^x\\[/.test(g.getAttribute('aria-label')); })"
+        ".map(function (g) { return g.getAttribute('data-node-id'); })"
+    )
+    assert len(leaves) == 2
+    check_leaf_clicks(driver, leaves, corners=True)
+
+    # A first-layer weight: its paths through the network, counted and summed.
+    model = MLP(2, [16, 16, 1], seed=0)
+    model.load(tmp_path / "run" / "weights.json")
+    X, _ = DATASETS["moons"].make(n=100, seed=0, signed=True)
+    out = model(list(X[0]))
+    grads = engine_grads(out)
+    w = next(n for n in grads if n.label == "layers.0.neurons.3.w[1]")
+    neuron = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#ag-graph g.node[data-node-id]'))"
+        ".filter(function (g) { return g.getAttribute('aria-label') === 'neuron 0.3'; })"
+        ".map(function (g) { return g.getAttribute('data-node-id'); })[0]"
+    )
+    click_box(driver, neuron)
+    rows = driver.find_elements("css selector", "#ag-details tr.ag-param")
+    row = next(r for r in rows if r.text.split()[0] == w.label)
+    row.click()
+    s = driver.find_element("id", "ag-path-sum")
+    count, shown = int(s.get_attribute("data-count")), int(s.get_attribute("data-shown"))
+    assert count == explain_paths(out, w).n_paths > shown == 3
+    listed = [
+        float(li.get_attribute("data-product"))
+        for li in driver.find_elements("css selector", "#ag-details li.ag-path-item")
+    ]
+    assert len(listed) == shown
+    assert math.fsum(listed) + float(s.get_attribute("data-rest")) == pytest.approx(
+        grads[w], rel=1e-9, abs=1e-15
+    )
+    assert float(s.get_attribute("data-gradient")) == grads[w]
+    assert f"the other {count - shown} path(s)" in s.text
+    assert not console_errors(driver)
+    screenshot(driver, "explorer_cli.png")
