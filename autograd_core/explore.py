@@ -152,7 +152,10 @@ def _formula_texts(node: Value, names: dict[Value, str]) -> dict[str, Any]:
     forms = [expr_named, expr_numbers, value] if len(expr_named) <= 160 else [expr_numbers, value]
     expr = " = ".join(_dedup(forms))  # a long named form (a wide linear) is left to `operands`
     generic["out"], numbers["out"] = out_generic, value
+    # d tanh(x)/dx, d (x · y)/dy; a long output (a wide linear) is called by its op.
     head = out_generic if " " not in out_generic else f"({out_generic})"
+    if len(head) > 24:
+        head = _op_name(node)
     locals_ = []
     slot = 0
     for i, x in enumerate(node.operands):

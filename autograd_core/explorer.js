@@ -148,9 +148,11 @@
       var local = l && l.formula ? "<span class=\"ag-formula\">" + esc(l.formula) + "</span>" : esc(e.text.local);
       var via = B.mode === "summary" ? "<td class=\"ag-muted\">" + esc(e.node_value) + "</td>" : "";
       var into = B.mode === "summary" ? " <span class=\"ag-muted\">(" + esc(e.parent_value) + ")</span>" : "";
+      var cols = B.mode === "summary" ? 5 : 4;
       return "<tr>" + via + "<td>" + nm(e.parent_name) + into + "</td><td class=\"ag-formula\">" + local +
         "</td><td>&times;&nbsp;" + esc(e.text.upstream) + "</td><td>=&nbsp;" + esc(e.text.contribution) +
-        "</td><td class=\"ag-sum\">" + (e.updates === false ? esc(e.text.parent_grad) : sum) + "</td></tr>";
+        "</td></tr><tr class=\"ag-sofar\"><td colspan=\"" + cols + "\">parent grad so far: <span class=\"ag-sum\">" +
+        (e.updates === false ? esc(e.text.parent_grad) : sum) + "</span></td></tr>";
     }).join("");
     var html = "<p><b>backward</b> at " + nm(name(n)) + ": its gradient d " + nm(B.output.name) + " / d " +
       nm(name(n)) + " = <b>" + esc(un.text.grad) + "</b> is complete; it sends to each parent " +
@@ -159,7 +161,7 @@
     if (rows) {
       html += "<table class=\"ag\"><tr>" + (B.mode === "summary" ? "<th>from (inside)</th>" : "") +
         "<th>parent</th><th>local gradient</th><th>upstream</th>" +
-        "<th>contribution</th><th>parent grad so far</th></tr>" + rows + "</table>";
+        "<th>contribution</th></tr>" + rows + "</table>";
     } else {
       html += "<p class=\"ag-muted\">(no edge leaves this box)</p>";
     }
@@ -307,7 +309,7 @@
   }
   function moveTo(target, animate) {
     if (anim) { cancelAnimationFrame(anim.id); anim = null; }
-    var from = view, dur = animate ? 320 : 0;
+    var from = view, dur = animate && window.agExplorer.smooth ? 320 : 0;
     if (!dur || !from) { $("ag-graph").removeAttribute("data-panning"); applyView(target); return; }
     var t0 = performance.now();
     $("ag-graph").setAttribute("data-panning", "1");
@@ -361,6 +363,8 @@
     }
     var st = stateAt(pos), at = boxes[st.current || B.leaves[0] || B.root] || boxes[B.root];
     note.hidden = false;
+    clearTimeout(fit.timer);
+    fit.timer = setTimeout(function () { note.hidden = true; }, 6000);
     note.textContent = "The whole graph would make its text " + (s * FONT).toFixed(1) +
       " px high: showing a readable region instead (the minimap shows the whole; zoom out with \u2212).";
     moveTo({ cx: at.x + at.w / 2, cy: at.y + at.h / 2, s: MIN_SCALE }, animate);
@@ -533,7 +537,7 @@
   });
 
   // For tests and the bench: the state of the view, and a way to bring a box into it.
-  window.agExplorer = { renderMs: 0, reveal: reveal, go: function (k) { stop(); go(k); },
+  window.agExplorer = { renderMs: 0, smooth: true, reveal: reveal, go: function (k) { stop(); go(k); },
     boxes: function () { return boxes; }, view: function () { return view; } };
   if (bundles.length > 1) {
     var r = $("ag-bundle");
