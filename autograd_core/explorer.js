@@ -79,6 +79,11 @@
     Object.keys(els).forEach(function (id) {
       var e = els[id], g = e.g;
       var u = B.units[id], known = st.data[id], gr = st.grad[id];
+      // Touch only the boxes whose state changed: a step restyles a few boxes, not all.
+      var key = (known ? 1 : 0) + "|" + (gr ? gr.short + "|" + gr.value : "") + "|" +
+        (st.current === id) + "|" + (st.receiving.indexOf(id) >= 0);
+      if (e.key === key) return;
+      e.key = key;
       setText(e.data, known ? u.text.data : "?");
       setText(e.grad, gr ? gr.short : "?");
       if (gr) g.setAttribute("data-grad", String(gr.value)); else g.removeAttribute("data-grad");
@@ -296,11 +301,14 @@
     return x0 === Infinity ? null : { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
   }
   function size() { var g = $("ag-graph"); return { w: g.clientWidth || 1, h: g.clientHeight || 1 }; }
+  // The SVG keeps its own size; a CSS transform places it, which needs no new layout
+  // of its 1000s of elements (changing the viewBox did, at 100 ms a step).
   function applyView(v) {
     var sz = size();
     view = v;
     var w = sz.w / v.s, h = sz.h / v.s;
-    svg.setAttribute("viewBox", (v.cx - w / 2) + " " + (v.cy - h / 2) + " " + w + " " + h);
+    var tx = sz.w / 2 - (v.cx - full.x) * v.s, ty = sz.h / 2 - (v.cy - full.y) * v.s;
+    svg.style.transform = "translate(" + tx + "px," + ty + "px) scale(" + v.s + ")";
     var mv = $("ag-minimap").querySelector(".ag-mini-view");
     if (mv) {
       mv.setAttribute("x", v.cx - w / 2); mv.setAttribute("y", v.cy - h / 2);
@@ -387,8 +395,7 @@
     if (!svg) return;
     var vb = svg.viewBox.baseVal;
     full = { x: vb.x, y: vb.y, w: vb.width, h: vb.height };
-    svg.removeAttribute("width"); svg.removeAttribute("height");
-    svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
+    svg.setAttribute("width", full.w); svg.setAttribute("height", full.h);
     applyView({ cx: full.x + full.w / 2, cy: full.y + full.h / 2, s: 1 });
     document.querySelectorAll("#ag-graph g.node[data-node-id]").forEach(function (g) {
       var id = g.getAttribute("data-node-id");
