@@ -236,6 +236,8 @@ def _value_label(node: Value, uses: int, name: str | None = None) -> str:
     fields.append(f"grad {_num(node.grad)}")
     if uses > 1:
         fields.append(f"grads add from {uses} paths")
+    if name is not None:  # the explorer's boxes: fields stacked, so a long graph stays narrow
+        return " | ".join(fields)
     return "{ " + " | ".join(fields) + " }"
 
 
@@ -285,8 +287,8 @@ def to_digraph(
     with the edges between them (Values not in the graph are ignored).
     `clusters=False` draws no module boxes. Graphs with more than `max_nodes`
     Values raise ValueError (None: no limit). `names` gives every box a first
-    line (the explorer writes its node names there); without it only labelled
-    Values have one.
+    field (the explorer writes its node names there) and stacks the fields, so
+    that a long graph stays narrow; without it only labelled Values have one.
     """
     marked = _check_options(root, rankdir, max_nodes, edge_label, highlight)
     order = topological_order(root)

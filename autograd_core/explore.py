@@ -390,6 +390,7 @@ def _full_bundle(root: Value, order: list[Value], max_paths: int) -> dict[str, A
         for node in order:
             node.grad = trace.grads[node]
         dot = to_digraph(root, max_nodes=None, names=names)
+        dot.graph_attr.update(ranksep="0.25", nodesep="0.12")  # compact: more fits in view
     finally:
         for node, g in zip(order, saved):
             node.grad = g

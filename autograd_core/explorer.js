@@ -151,10 +151,11 @@
         : esc(e.text.parent_grad);
       var l = e.slot >= 0 && un.locals[e.slot] ? un.locals[e.slot] : null;
       var local = l && l.formula ? "<span class=\"ag-formula\">" + esc(l.formula) + "</span>" : esc(e.text.local);
-      var via = B.mode === "summary" ? "<td class=\"ag-muted\">" + esc(e.node_value) + "</td>" : "";
-      var into = B.mode === "summary" ? " <span class=\"ag-muted\">(" + esc(e.parent_value) + ")</span>" : "";
-      var cols = B.mode === "summary" ? 5 : 4;
-      return "<tr>" + via + "<td>" + nm(e.parent_name) + into + "</td><td class=\"ag-formula\">" + local +
+      // summary: which Values inside the boxes the edge joins, in grey
+      var into = B.mode === "summary" ? "<br><span class=\"ag-muted\">" + esc(e.node_value) + " &rarr; " +
+        esc(e.parent_value) + "</span>" : "";
+      var cols = 4;
+      return "<tr><td>" + nm(e.parent_name) + into + "</td><td class=\"ag-formula\">" + local +
         "</td><td>&times;&nbsp;" + esc(e.text.upstream) + "</td><td>=&nbsp;" + esc(e.text.contribution) +
         "</td></tr><tr class=\"ag-sofar\"><td colspan=\"" + cols + "\">parent grad so far: <span class=\"ag-sum\">" +
         (e.updates === false ? esc(e.text.parent_grad) : sum) + "</span></td></tr>";
@@ -164,7 +165,7 @@
       "local gradient &times; upstream gradient = contribution, added to the parent's gradient.</p>";
     if (un.operands) html += "<p class=\"ag-muted\">(" + esc(un.operands) + ")</p>";
     if (rows) {
-      html += "<table class=\"ag\"><tr>" + (B.mode === "summary" ? "<th>from (inside)</th>" : "") +
+      html += "<table class=\"ag\"><tr>" +
         "<th>parent</th><th>local gradient</th><th>upstream</th>" +
         "<th>contribution</th></tr>" + rows + "</table>";
     } else {
