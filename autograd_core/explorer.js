@@ -316,7 +316,15 @@
       mv.setAttribute("width", w); mv.setAttribute("height", h);
     }
   }
+  // No empty margin where the drawing could fill the view: keep it within its edges.
+  function clamp(v) {
+    var sz = size(), w = sz.w / v.s, h = sz.h / v.s;
+    var cx = w >= full.w ? full.x + full.w / 2 : Math.min(Math.max(v.cx, full.x + w / 2), full.x + full.w - w / 2);
+    var cy = h >= full.h ? full.y + full.h / 2 : Math.min(Math.max(v.cy, full.y + h / 2), full.y + full.h - h / 2);
+    return { cx: cx, cy: cy, s: v.s };
+  }
   function moveTo(target, animate) {
+    target = clamp(target);
     if (anim) { cancelAnimationFrame(anim.id); anim = null; }
     var from = view, dur = animate && window.agExplorer.smooth ? 320 : 0;
     if (!dur || !from) { $("ag-graph").removeAttribute("data-panning"); applyView(target); return; }

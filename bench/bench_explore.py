@@ -114,12 +114,24 @@ def sizes(folder: Path) -> None:
         )
 
 
+def refusal() -> None:
+    x = Value(1.0, label="x")
+    for _ in range(100_000):
+        x = x + 1.0
+    started = time.perf_counter()
+    try:
+        explore(x)
+    except ValueError as e:
+        print(f"explore() on 100,001 Values: refused in {time.perf_counter() - started:.2f} s: {e}")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         cli_page_size(folder)
         redraw(folder)
         sizes(folder)
+        refusal()
 
 
 if __name__ == "__main__":
