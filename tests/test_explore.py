@@ -702,3 +702,69 @@ def test_the_cli_page_opens_on_the_explorer_and_lists_a_weights_paths(driver, cl
     assert f"the other {count - shown} path(s)" in s.text
     assert not console_errors(driver)
     screenshot(driver, "explorer_cli.png")
+
+
+def test_zoom_pan_minimap_speed_and_the_travelling_gradient(driver, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    path = explore(mlp_loss_graph(), tmp_path / "mlp.html")
+    open_page(driver, path)
+    driver.execute_script("agExplorer.smooth = false")
+    view = lambda: driver.execute_script("return agExplorer.view()")  # noqa: E731
+    graph = driver.find_element("id", "ag-graph")
+
+    s0 = view()["s"]
+    press(driver, "+")  # keys zoom
+    assert view()["s"] == pytest.approx(s0 * 1.25)
+    driver.find_element("id", "ag-zoom-out").click()  # and buttons
+    assert view()["s"] == pytest.approx(s0)
+    driver.execute_script(  # the wheel zooms around the pointer
+        "var g = document.getElementById('ag-graph'), r = g.getBoundingClientRect();"
+        "g.dispatchEvent(new WheelEvent('wheel', {deltaY: -200, clientX: r.left + 100,"
+        " clientY: r.top + 100, bubbles: true, cancelable: true}));"
+    )
+    assert view()["s"] > s0
+
+    before = view()  # a drag pans by as much as the pointer moved, in drawing units
+    ActionChains(driver, duration=0).move_to_element(graph).click_and_hold().move_by_offset(
+        -120, -80
+    ).release().perform()
+    after = view()
+    assert after["cx"] - before["cx"] == pytest.approx(120 / before["s"], abs=1)
+    assert after["cy"] - before["cy"] == pytest.approx(80 / before["s"], abs=1)
+
+    # Fit keeps text readable: at least 8 px, here a region with a note.
+    press(driver, "0")
+    assert view()["s"] * 11 >= 8 - 1e-9
+    assert driver.find_element("id", "ag-fit-note").is_displayed()
+
+    # The minimap (over 50 boxes) moves the view where it is clicked.
+    mini = driver.find_element("id", "ag-minimap")
+    ActionChains(driver, duration=0).move_to_element_with_offset(mini, 0, 30).click().perform()
+    assert view()["cy"] != pytest.approx(after["cy"], abs=1)
+
+    # A backward step sends a dot along each edge its gradient flows back through.
+    total = counter(driver)[1]
+    driver.execute_script("agExplorer.go(arguments[0])", total - 3)
+    assert driver.find_elements("css selector", "#ag-graph g.edge.ag-flow")
+    assert driver.find_elements("css selector", "#ag-graph circle.ag-dot")
+
+    # Play runs at the chosen speed, and pauses.
+    driver.execute_script(
+        "var s = document.getElementById('ag-speed'); s.value = 4;"
+        "s.dispatchEvent(new Event('input'));"
+    )
+    driver.find_element("id", "ag-reset").click()
+    driver.find_element("id", "ag-play").click()
+    import time
+
+    time.sleep(1.0)
+    driver.find_element("id", "ag-play").click()  # pause
+    played = counter(driver)[0]
+    assert 2 <= played <= 8  # 200 ms a step
+    time.sleep(0.5)
+    assert counter(driver)[0] == played
+    live = driver.find_element("id", "ag-live")
+    assert live.get_attribute("aria-live") == "polite"
+    assert live.get_attribute("textContent").startswith(f"step {played} of {total}")
+    assert not console_errors(driver)
