@@ -141,6 +141,10 @@ def test_a_label_that_reads_like_a_field_is_not_taken_for_one():
     for label in (a.label, b.label, c.label):
         assert re.search(r"<text(?![^>]*class=)[^>]*>" + re.escape(label) + "</text>", svg)
     assert sum(1 for role, _ in tagged if role == "data") == len(topological_order(out))
+    # Tooltips use the page's names, not internal ids.
+    titles = re.findall(r"<title>([^<]*)</title>", svg)
+    assert "data 5" in titles and "tanh#1" in titles
+    assert not any(re.fullmatch(r"v\d+(_op)?(->v\d+(_op)?)?", t) for t in titles)
 
 
 def test_nul_and_lone_surrogates_in_labels_and_op_names_are_shown_escaped(tmp_path):
