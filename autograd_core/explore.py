@@ -542,12 +542,14 @@ def _summary_bundle(
     position = {node: i for i, node in enumerate(order)}
     trace = backward_trace(root)
     output = {key: nodes[-1] for key, nodes in members.items()}  # last in topological order
+    box = {node: titles[unit_of[node]] for node in order}  # the drawing's names
     units = {
-        ids[key]: _module_unit(key, nodes, titles[key], output[key], names, trace, position)
+        ids[key]: _module_unit(
+            key, nodes, titles[key], output[key], names, trace, position, box, nid
+        )
         for key, nodes in members.items()
     }
-    box_name = {node: units[nid[node]]["name"] for node in order}  # the drawing's names
-    backward = _module_backward(trace, unit_of, ids, nid, names, box_name, set(output.values()))
+    backward = _module_backward(trace, unit_of, ids, nid, names, box, set(output.values()))
     note = (
         f"This graph has {len(order)} Values, more than max_nodes={max_nodes}: too many to read "
         f"in one drawing. Summarised view: one box per module ({len(members)} boxes), showing "
@@ -622,10 +624,14 @@ def _module_unit(
     names: dict[Value, str],
     trace: Any,
     position: dict[Value, int],
+    box: dict[Value, str],
+    nid: dict[Value, str],
 ) -> dict[str, Any]:
-    """One box of the summary: the module's output and its first parameters."""
+    """One box of the summary: the module's output and its first parameters; a box of
+    one computed node (outside every module) is written out as in the full view."""
     params = [n for n in nodes if n.is_leaf]
     is_module = key.startswith("m:")
+    texts = _formula_texts(out, box) if not is_module and out.op is not None else None
     return {
         "name": title,
         "op": f"module of {len(nodes)} Values"
@@ -644,9 +650,14 @@ def _module_unit(
             for p in params[:_PARAMS_SHOWN]
         ],
         "more_params": max(0, len(params) - _PARAMS_SHOWN),
-        "expr": None,
-        "operands": "",
-        "locals": [],
+        "expr": texts["expr"] if texts else None,
+        "operands": texts.get("operands", "") if texts else "",
+        "locals": [
+            {"parent": nid[p], "parent_name": box[p], "local": _f(g), "text": _t(g), "formula": f}
+            for (p, g), f in zip(out.parents, texts["locals"])
+        ]
+        if texts
+        else [],
     }
 
 
@@ -664,9 +675,11 @@ def _module_backward(
     backward = []
     for key, run in _group_runs(trace.steps, lambda s: unit_of[s.node]):
         crossing = [s for s in run if unit_of[s.parent] != key]
+        # a box of one node is written out: its edges know their operand (formula)
+        slots = _slots(run) if key.startswith("n:") else [-1] * len(crossing)
         edges = []
-        for s in crossing:
-            e = _edge(s, -1, nid, box_name)
+        for s, slot in zip(crossing, slots):
+            e = _edge(s, slot, nid, box_name)
             e["node_value"], e["parent_value"] = names[s.node], names[s.parent]
             for unused in ("local", "upstream", "contribution"):  # the page shows the texts
                 del e[unused]
