@@ -181,6 +181,18 @@ def test_formulas_come_from_the_op_table_with_the_nodes_numbers():
     assert by_name["mul#1"]["locals"][0]["formula"] == "d (x · 2)/dx = 2"
 
 
+def test_the_summary_writes_out_a_loss_outside_the_modules_in_the_drawings_names():
+    out = mlp_graph()
+    loss = (out - 1.0) ** 2 * 0.5
+    bundle = explorer_bundle(loss)
+    assert bundle["mode"] == "summary"
+    by_name = {u["name"]: u for u in bundle["units"].values()}
+    assert by_name["sub#1"]["expr"].startswith("(neuron 2.0) − 1 = ")
+    assert by_name["mul#1"]["locals"][0]["formula"] == "d (x · 0.5)/dx = 0.5"
+    first = bundle["backward"][0]
+    assert bundle["units"][first["node"]]["name"] == "mul#1" and first["edges"][0]["slot"] == 0
+
+
 def test_a_user_primitive_shows_its_own_formula_or_the_number_only():
     from autograd_core.engine import primitive
 
