@@ -228,12 +228,12 @@ def _record_escape(text: str) -> str:
     return _RECORD_SPACE.sub("&#32;", _RECORD_SPECIAL.sub(r"\\\1", _text_escape(text)))
 
 
-def _value_label(node: Value, uses: int, name: str | None = None) -> str:
+def _value_label(node: Value, uses: int, name: str | None = None, grad: float | None = None) -> str:
     fields = []
     if name is not None or node.label:
         fields.append(_record_escape(node.label if name is None else name))
     fields.append(f"data {_num(node.data)}")
-    fields.append(f"grad {_num(node.grad)}")
+    fields.append(f"grad {_num(node.grad if grad is None else grad)}")
     if uses > 1:
         fields.append(f"grads add from {uses} paths")
     if name is not None:  # the explorer's boxes: fields stacked, so a long graph stays narrow
@@ -276,6 +276,7 @@ def to_digraph(
     highlight: Collection[Value] | None = None,
     edge_label: EdgeLabel | None = None,
     names: Mapping[Value, str] | None = None,
+    grads: Mapping[Value, float] | None = None,
 ) -> graphviz.Digraph:
     """The graph behind `root` as a `graphviz.Digraph`, to see what backward will walk.
 
@@ -289,6 +290,7 @@ def to_digraph(
     Values raise ValueError (None: no limit). `names` gives every box a first
     field (the explorer writes its node names there) and stacks the fields, so
     that a long graph stays narrow; without it only labelled Values have one.
+    `grads` gives the gradients to write instead of each Value's `.grad`.
     """
     marked = _check_options(root, rankdir, max_nodes, edge_label, highlight)
     order = topological_order(root)
@@ -311,7 +313,7 @@ def to_digraph(
     )
 
     def add_nodes(graph: graphviz.Digraph, nodes: list[Value]) -> None:
-        _add_nodes(graph, nodes, ids, uses, marked, names)
+        _add_nodes(graph, nodes, ids, uses, marked, names, grads)
 
     if clusters:
         owner = module_paths(order)
@@ -365,11 +367,13 @@ def _add_nodes(
     uses: dict[Value, int],
     marked: set[Value],
     names: Mapping[Value, str] | None = None,
+    grads: Mapping[Value, float] | None = None,
 ) -> None:
     """A record per Value and an ellipse per op, fan-out and highlighted nodes marked."""
     for node in nodes:
         name = names[node] if names is not None else None
-        attrs = {"shape": "record", "label": _value_label(node, uses[node], name)}
+        grad = grads[node] if grads is not None else None
+        attrs = {"shape": "record", "label": _value_label(node, uses[node], name, grad)}
         if uses[node] > 1:
             attrs.update(color=_FAN_OUT_COLOR, penwidth="2")
         if node in marked:

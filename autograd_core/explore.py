@@ -384,16 +384,9 @@ def _full_bundle(root: Value, order: list[Value], max_paths: int) -> dict[str, A
     unit_of = [ids[n] for n in order]
     paths = {ids[v]: _paths_json(table[v], trace.grads[v], unit_of, order) for v in leaves}
 
-    # Draw with the engine's final gradients in place, so the boxes fit the numbers they show.
-    saved = [node.grad for node in order]
-    try:
-        for node in order:
-            node.grad = trace.grads[node]
-        dot = to_digraph(root, max_nodes=None, names=names)
-        dot.graph_attr.update(ranksep="0.25", nodesep="0.12")  # compact: more fits in view
-    finally:
-        for node, g in zip(order, saved):
-            node.grad = g
+    # Drawn with the recorded gradients (no .grad is written), so the boxes fit the numbers.
+    dot = to_digraph(root, max_nodes=None, names=names, grads=trace.grads)
+    dot.graph_attr.update(ranksep="0.25", nodesep="0.12")  # compact: more fits in view
     uses = consumer_counts(order)
     fields = {ids[n]: (1 if uses[n] > 1 else 0, "") for n in order}
     return {
