@@ -306,7 +306,21 @@ def _tag_svg(svg: str, units: dict[str, dict[str, Any]], fields: dict[str, tuple
             f'data-slot="{slot}">\n<title>{tip}</title>'
         )
 
-    return _EDGE_G.sub(edge, svg)
+    return _edges_below(_EDGE_G.sub(edge, svg))
+
+
+_EDGE_BLOCK = re.compile(r'<g id="edge\d+" class="edge".*?</g>\n?', re.S)
+_BACKGROUND = re.compile(r'(<g id="graph0"[^>]*>\s*<title>[^<]*</title>\s*<polygon[^>]*/>\n?)')
+
+
+def _edges_below(svg: str) -> str:
+    """Edges drawn first, under the (filled) boxes: an edge passing a box goes behind it."""
+    edges = _EDGE_BLOCK.findall(svg)
+    head = _BACKGROUND.search(svg)
+    if not edges or head is None:
+        return svg
+    rest = _EDGE_BLOCK.sub("", svg[head.end() :])
+    return svg[: head.end()] + "".join(edges) + rest
 
 
 def _tag_fields(body: str, after: int, prefix: str) -> str:
