@@ -1,11 +1,14 @@
 """`explore()`: one offline HTML page to step through a forward and a backward pass.
 
 Python does all the maths here: it runs the engine's real backward pass with
-`explain.backward_trace` (every edge, in the engine's order), asks
-`explain.paths` for each leaf's chain-rule paths, draws the graph with our own
+`explain.backward_trace` (every edge, in the engine's order), counts and sums
+each leaf's chain-rule paths and keeps the largest (`_path_table`, one pass,
+never enumerating), writes each local derivative out from the op table's
+formulas (`ops.Formula`) with the node's numbers, draws the graph with our own
 Graphviz layout (`draw.to_digraph`), and writes it all into the page as one
 JSON trace. The page's JavaScript (`explorer.js`, package data next to this
-file) only steps through that recorded trace: it never recomputes a number.
+file) only steps through that recorded trace: it never recomputes a number,
+and no formula is written in it.
 
 The page is one self-contained file: the SVG, the script and the styles are
 inline and it loads nothing, so it opens from disk and inside Jupyter (where it
