@@ -30,7 +30,7 @@ import os
 import re
 import subprocess
 import urllib.parse
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -228,14 +228,16 @@ def _record_escape(text: str) -> str:
     return _RECORD_SPACE.sub("&#32;", _RECORD_SPECIAL.sub(r"\\\1", _text_escape(text)))
 
 
-def _value_label(node: Value, uses: int) -> str:
+def _value_label(node: Value, uses: int, name: str | None = None, grad: float | None = None) -> str:
     fields = []
-    if node.label:
-        fields.append(_record_escape(node.label))
+    if name is not None or node.label:
+        fields.append(_record_escape(node.label if name is None else name))
     fields.append(f"data {_num(node.data)}")
-    fields.append(f"grad {_num(node.grad)}")
+    fields.append(f"grad {_num(node.grad if grad is None else grad)}")
     if uses > 1:
         fields.append(f"grads add from {uses} paths")
+    if name is not None:  # the explorer's boxes: fields stacked, so a long graph stays narrow
+        return " | ".join(fields)
     return "{ " + " | ".join(fields) + " }"
 
 
@@ -273,6 +275,8 @@ def to_digraph(
     max_nodes: int | None = 400,
     highlight: Collection[Value] | None = None,
     edge_label: EdgeLabel | None = None,
+    names: Mapping[Value, str] | None = None,
+    grads: Mapping[Value, float] | None = None,
 ) -> graphviz.Digraph:
     """The graph behind `root` as a `graphviz.Digraph`, to see what backward will walk.
 
@@ -283,7 +287,10 @@ def to_digraph(
     else nothing). `highlight` is a collection of Values drawn emphasised,
     with the edges between them (Values not in the graph are ignored).
     `clusters=False` draws no module boxes. Graphs with more than `max_nodes`
-    Values raise ValueError (None: no limit).
+    Values raise ValueError (None: no limit). `names` gives every box a first
+    field (the explorer writes its node names there) and stacks the fields, so
+    that a long graph stays narrow; without it only labelled Values have one.
+    `grads` gives the gradients to write instead of each Value's `.grad`.
     """
     marked = _check_options(root, rankdir, max_nodes, edge_label, highlight)
     order = topological_order(root)
@@ -306,7 +313,7 @@ def to_digraph(
     )
 
     def add_nodes(graph: graphviz.Digraph, nodes: list[Value]) -> None:
-        _add_nodes(graph, nodes, ids, uses, marked)
+        _add_nodes(graph, nodes, ids, uses, marked, names, grads)
 
     if clusters:
         owner = module_paths(order)
@@ -359,10 +366,14 @@ def _add_nodes(
     ids: dict[Value, str],
     uses: dict[Value, int],
     marked: set[Value],
+    names: Mapping[Value, str] | None = None,
+    grads: Mapping[Value, float] | None = None,
 ) -> None:
     """A record per Value and an ellipse per op, fan-out and highlighted nodes marked."""
     for node in nodes:
-        attrs = {"shape": "record", "label": _value_label(node, uses[node])}
+        name = names[node] if names is not None else None
+        grad = grads[node] if grads is not None else None
+        attrs = {"shape": "record", "label": _value_label(node, uses[node], name, grad)}
         if uses[node] > 1:
             attrs.update(color=_FAN_OUT_COLOR, penwidth="2")
         if node in marked:

@@ -243,10 +243,16 @@ class Op:
     None for any number. Calling an `Op` applies it to Values or numbers.
     """
 
-    __slots__ = ("name", "symbol", "rule", "arity", "apply")
+    __slots__ = ("name", "symbol", "rule", "arity", "apply", "formula")
 
     def __init__(
-        self, name: str, rule: Callable, arity: int | None, symbol: str | None = None
+        self,
+        name: str,
+        rule: Callable,
+        arity: int | None,
+        symbol: str | None = None,
+        *,
+        formula: Any = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"an op's name must be a non-empty str, got {describe(name)}")
@@ -260,6 +266,7 @@ class Op:
         self.symbol = symbol or name
         self.rule = rule
         self.arity = arity
+        self.formula = ops.as_formula(name, formula)  # how the explorer writes it
         self.apply = self._make_apply()
 
     def _make_apply(self) -> Callable[..., Value]:
@@ -281,7 +288,7 @@ class Op:
 
 
 def primitive(
-    name: str, arity: int | None = 1, symbol: str | None = None
+    name: str, arity: int | None = 1, symbol: str | None = None, *, formula: Any = None
 ) -> Callable[[Callable], Op]:
     """Decorator turning a rule `rule(m, *operands)` into an `Op`.
 
@@ -298,10 +305,16 @@ def primitive(
     differentiable local derivatives, and arrays or symbols in the compiled,
     batched and ONNX interpreters. Branch with `m.where(x > 0, a, b)`, not
     `if`: an `if` on an operand runs on floats only.
+
+    `formula` is how `explore()` writes the local derivatives: a str for a
+    one-operand op (`formula="sigmoid({x})"`), one str per operand, or an
+    `ops.Formula`; without one the explorer shows the numbers only.
     """
 
+    formula = ops.as_formula(name, formula)  # a bad one fails here, not at first use
+
     def make(rule: Callable) -> Op:
-        return Op(name, _validated(name, rule), arity, symbol)
+        return Op(name, _validated(name, rule), arity, symbol, formula=formula)
 
     return make
 

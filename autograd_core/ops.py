@@ -37,8 +37,10 @@ from functools import reduce
 from typing import Any
 
 __all__ = [
+    "FORMULAS",
     "MATH",
     "PRIMITIVES",
+    "Formula",
     "MathFn",
     "NamespaceError",
     "Primitive",
@@ -429,6 +431,90 @@ def _linear_rule(m, *operands):
     return (m.dot(ws, xs, operands[-1]), *xs, *ws, 1.0)
 
 
+# ---------------------------------------------------------------------------
+# How the explorer writes each primitive: its output and local derivatives as
+# templates. `autograd_core.explore` fills them twice, with names and with the
+# node's numbers, and ends with the engine's own value: the page never computes.
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A primitive written out: `out` and one `grads` template per operand.
+
+    In a template, `{x}`, `{y}`, ... (the names in `operands`, in order) stand
+    for the operands and `{out}` for the output, e.g. tanh's derivative is
+    `1 − {out}²`, shown as `1 − tanh(x)² = 1 − 0.883² = 0.2204`.
+    """
+
+    out: str
+    grads: tuple[str, ...]
+    operands: tuple[str, ...] = ("x", "y")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.out, str) or not all(isinstance(g, str) for g in self.grads):
+            raise TypeError(f"Formula: out and grads must be str, got {self.out!r}, {self.grads!r}")
+        if len(self.operands) < len(self.grads):
+            raise ValueError(
+                f"Formula: {len(self.grads)} derivative(s) but only {len(self.operands)} "
+                f"operand name(s) {self.operands!r}"
+            )
+
+
+def _linear_formula(n_operands: int) -> Formula:
+    """linear(w1..wn, x1..xn, b) = b + w1·x1 + ... + wn·xn."""
+    n = n_operands // 2
+    ws = tuple(f"w{i + 1}" for i in range(n))
+    xs = tuple(f"x{i + 1}" for i in range(n))
+    out = " + ".join(["{b}", *(f"{{{w}}}·{{{x}}}" for w, x in zip(ws, xs))])
+    grads = (*(f"{{{x}}}" for x in xs), *(f"{{{w}}}" for w in ws), "1")
+    return Formula(out, grads, (*ws, *xs, "b"))
+
+
+# A Formula, or for a variadic primitive a function of the operand count to one.
+FormulaSpec = Formula | Callable[[int], Formula]
+
+FORMULAS: dict[str, FormulaSpec] = {
+    "add": Formula("{x} + {y}", ("1", "1")),
+    "sub": Formula("{x} − {y}", ("1", "−1")),
+    "mul": Formula("{x} · {y}", ("{y}", "{x}")),
+    "div": Formula("{x} / {y}", ("1 / {y}", "−{out} / {y}")),
+    "pow": Formula("{x}^{y}", ("{y} · {x}^({y} − 1)", "{out} · log({x})")),
+    "neg": Formula("−{x}", ("−1",)),
+    "exp": Formula("exp({x})", ("exp({x})",)),
+    "log": Formula("log({x})", ("1 / {x}",)),
+    "sqrt": Formula("sqrt({x})", ("1 / (2 · {out})",)),
+    "tanh": Formula("tanh({x})", ("1 − {out}²",)),
+    "sigmoid": Formula("sigmoid({x})", ("{out} · (1 − {out})",)),
+    "relu": Formula("relu({x})", ("(1 if {x} > 0 else 0)",)),
+    "abs": Formula("|{x}|", ("sign({x})",)),
+    "sin": Formula("sin({x})", ("cos({x})",)),
+    "cos": Formula("cos({x})", ("−sin({x})",)),
+    "linear": _linear_formula,
+}
+
+
+def as_formula(name: str, formula: Any) -> FormulaSpec | None:
+    """A primitive's `formula=` argument checked: a Formula, a function of the
+    operand count, a str (the derivative of a one-operand op), a sequence of str
+    (one derivative per operand), or None."""
+    if formula is None or isinstance(formula, Formula) or callable(formula):
+        return formula
+    if isinstance(formula, str):
+        return Formula(f"{name}({{x}})", (formula,), ("x",))
+    if isinstance(formula, (tuple, list)) and all(isinstance(g, str) for g in formula):
+        names = (
+            ("x", "y", "z")
+            if len(formula) <= 3
+            else tuple(f"x{i + 1}" for i in range(len(formula)))
+        )
+        args = ", ".join(f"{{{n}}}" for n in names[: len(formula)])
+        return Formula(f"{name}({args})", tuple(formula), names[: len(formula)])
+    raise TypeError(
+        f"primitive {name!r}: formula must be a Formula, a str (the derivative of a one-operand "
+        f"op) or a sequence of str (one derivative per operand), got {type(formula).__qualname__}"
+    )
+
+
 @dataclass(frozen=True)
 class Primitive:
     """A built-in operation: its rule, arity and how `Value` exposes it.
@@ -445,6 +531,12 @@ class Primitive:
     method: str | None = None  # the Value method or operator it is installed as
     math: str | None = None
     domain: tuple[tuple[float, float], ...] = ()
+    # How the explorer writes it; None: from FORMULAS by name (None there: numbers only).
+    formula: FormulaSpec | None = None
+
+    def __post_init__(self) -> None:
+        if self.formula is None and self.name in FORMULAS:
+            object.__setattr__(self, "formula", FORMULAS[self.name])
 
 
 _ANY = (-2.0, 2.0)

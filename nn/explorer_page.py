@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from autograd_core.engine import Value, no_grad
-from autograd_core.explore import explorer_bundle, page
+from autograd_core.explore import explorer_bundle, page, share_drawing
 from autograd_core.files import atomic_write
 from nn.module import Module
 from nn.train import History
@@ -107,14 +107,24 @@ class Recorder:
         if self.snaps[-1]["step"] != history.steps:
             self._record(history.steps)  # stopped early: the final model is the last snapshot
         bundles = self._bundles()
+        # The explorer first; the curves and boundaries below it.
+        intro = (
+            '<p class="ag-hint">The graph of one example (the first point): the model\'s output '
+            "for it, with the parameters after the number of updates the slider shows, drawn "
+            "neuron by neuron. Training curves and decision boundaries are below the explorer.</p>"
+        )
         extra = (
             '<section id="ag-training"><h2>training</h2>'
             + _curves(history, [s["step"] for s in self.snaps])
             + (self._boundaries() if self.boundary else "")
-            + "<h2>the graph of one example (the first point) for the model at a chosen step</h2>"
-            "</section>"
+            + "</section>"
         )
-        text = page(bundles, title=f"backpropagation explorer: {title}", extra_html=extra)
+        text = page(
+            bundles,
+            title=f"backpropagation explorer: {title}",
+            extra_html=intro,
+            extra_after=extra,
+        )
         return atomic_write(Path(path), text.encode("utf-8"))
 
     def _bundles(self) -> list[dict[str, Any]]:
@@ -127,11 +137,12 @@ class Recorder:
                     p.data = v
                 root = _root(self.model(list(self.X[0])))
                 bundle = explorer_bundle(root)
-                bundle["step_label"] = str(snap["step"])
+                bundle["step_label"] = f"{snap['step']} (after {snap['step']} updates)"
                 bundles.append(bundle)
         finally:
             for p, v in zip(self.params, final):
                 p.data = v
+        share_drawing(bundles)  # one graph at several steps: one layout (the page is 2 MB less)
         return bundles
 
     def _boundaries(self) -> str:
@@ -165,12 +176,28 @@ class Recorder:
 
 
 def _curves(history: History, marks: list[int]) -> str:
-    """Loss and accuracy against the step, as two small inline SVG line charts."""
+    """Loss and accuracy against the step, as two small inline SVG line charts.
+
+    Every loss shown says when it was measured: step k's curve point in its
+    forward pass, before its update; the final loss after the last update
+    (the number the CLI prints), which is why the two differ.
+    """
     charts = [_chart("loss", history.loss, marks)]
     acc = history.accuracy
     if acc and all(a is not None for a in acc):
         charts.append(_chart("accuracy", [float(a) for a in acc], marks, lo=0.0, hi=1.0))
-    return '<div class="ag-charts">' + "".join(charts) + "</div>"
+    n = len(history.loss)
+    when = (
+        f'<p class="ag-hint" id="ag-loss-when">Curves: step k\'s loss and accuracy, measured in '
+        f"its forward pass, before its update (steps 0 to {n - 1}). "
+    )
+    if math.isfinite(history.final_loss):
+        when += (
+            f"Final loss {history.final_loss:.6g}, measured on the whole data set after the "
+            f"last update (step {n}), as the command line prints it: it differs from the "
+            f"curve's last point ({history.loss[-1]:.6g}, before that update)."
+        )
+    return '<div class="ag-charts">' + "".join(charts) + "</div>" + when + "</p>"
 
 
 def _chart(
@@ -213,6 +240,7 @@ def _chart(
         + "".join(lines)
         + f'<polyline fill="none" stroke="#1565c0" stroke-width="1.8" points="{points}"/>'
         + "".join(labels)
-        + f"</svg><figcaption>{html.escape(name)}: first {ys[0]:.4g}, last {ys[-1]:.4g}"
+        + f"</svg><figcaption>{html.escape(name)}: first {ys[0]:.4g} (step 0, before any "
+        f"update), last {ys[-1]:.4g} (step {len(ys) - 1}, before its update)"
         "</figcaption></figure>"
     )
