@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib.util
 import math
 import re
 import subprocess
@@ -105,7 +106,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 
 def _long_options(parser: argparse.ArgumentParser) -> set[str]:
     """Every --option of `parser` and of its subcommands."""
-    found = set()
+    found: set[str] = set()
     for action in parser._actions:
         found.update(o for o in action.option_strings if o.startswith("--"))
         if isinstance(action, argparse._SubParsersAction):
@@ -442,7 +443,7 @@ def _check_extras(args: argparse.Namespace) -> None:
         # Before training, not after: a long run should not end without its file.
         needs.append(("--onnx", ["onnx", "numpy"], "onnx"))
     for option, modules, extra in needs:
-        message = cli_checks.missing_extra(option, modules, extra)
+        message = cli_checks.missing_extra(option, modules, extra, importlib.util.find_spec)
         if message:
             raise UsageError(message)
 

@@ -18,7 +18,7 @@ import json
 import os
 import secrets
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,21 +150,28 @@ _PACKAGES = {
 }
 
 
-def missing_extra(option: str, modules: Sequence[str], extra: str) -> str | None:
+def missing_extra(
+    option: str,
+    modules: Sequence[str],
+    extra: str,
+    find_spec: Callable[[str], object] | None = None,
+) -> str | None:
     """A one-line message if a module `option` needs is not installed, else None.
 
-    `missing_extra("--batched", ["numpy"], "batched")` ->
-    "--batched needs NumPy, which is not installed: pip install 'autograd-core[batched]'".
+    `missing_extra("--batched", ["numpy"], "batched")` -> "--batched needs the NumPy
+    package, which is not installed: pip install 'autograd-core[batched]'".
+    `find_spec` defaults to `importlib.util.find_spec`.
     """
+    find = find_spec or importlib.util.find_spec
     for module in modules:
         try:
-            found = importlib.util.find_spec(module) is not None
+            found = find(module) is not None
         except (ImportError, ValueError):  # a broken install, or sys.modules[module] = None
             found = False
         if not found:
             name = _PACKAGES.get(module, (module, extra))[0]
             return (
-                f"{option} needs {name}, which is not installed: "
+                f"{option} needs the {name} package, which is not installed: "
                 f"pip install 'autograd-core[{extra}]'"
             )
     return None

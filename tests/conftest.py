@@ -5,7 +5,8 @@ deadline (timing is noisy here). To hunt for bugs with many more examples:
 
     HYPOTHESIS_PROFILE=thorough python -m pytest tests/
 
-Markers are applied here, by test module (and for the browser, by fixture),
+Markers are applied here, by test module (plus a few single end-to-end tests,
+and for the browser, by fixture),
 so that test files need not repeat them: `slow` for subprocess-heavy and
 end-to-end tests, `notebooks` for the notebook runs, `browser` for the tests
 that drive Chromium. The contributors' fast loop is `pytest -m "not slow"`;
@@ -32,6 +33,15 @@ SLOW_MODULES = frozenset(
         "test_docs",
     }
 )
+# Single end-to-end tests in otherwise quick modules: a whole training run or a CLI process.
+SLOW_TESTS = frozenset(
+    {
+        "test_micrograd_demo_reaches_100_percent_on_two_moons",
+        "test_train_html_writes_a_page_with_curves_boundaries_and_a_step_slider",
+        "test_second_and_third_derivatives_equal_sympy",
+    }
+)
+SLOW_PREFIXES = ("test_cli_",)  # tests that run `python -m nn` end to end
 NOTEBOOK_MODULES = frozenset({"test_notebooks"})
 BROWSER_FIXTURES = frozenset({"driver"})  # tests/test_explore.py's headless Chromium
 
@@ -48,7 +58,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark each test `slow`, `notebooks` or `browser` by its module or fixtures."""
     for item in items:
         module = item.path.stem
-        if module in SLOW_MODULES:
+        name = getattr(item, "originalname", item.name)
+        if module in SLOW_MODULES or name in SLOW_TESTS or name.startswith(SLOW_PREFIXES):
             item.add_marker(pytest.mark.slow)
         if module in NOTEBOOK_MODULES:
             item.add_marker(pytest.mark.notebooks)

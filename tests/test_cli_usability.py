@@ -83,18 +83,20 @@ def test_an_option_nothing_resembles_gets_no_guess(tmp_path: Path) -> None:
         (
             ("--batched",),
             ("numpy",),
-            "--batched needs NumPy, which is not installed: pip install 'autograd-core[batched]'",
+            "--batched needs the NumPy package, which is not installed: "
+            "pip install 'autograd-core[batched]'",
         ),
         (
             ("--data", "digits"),
             ("sklearn",),
-            "--data digits needs scikit-learn, which is not "
+            "--data digits needs the scikit-learn package, which is not "
             "installed: pip install 'autograd-core[digits]'",
         ),
         (
             ("--onnx",),
             ("onnx",),
-            "--onnx needs onnx, which is not installed: pip install 'autograd-core[onnx]'",
+            "--onnx needs the onnx package, which is not installed: "
+            "pip install 'autograd-core[onnx]'",
         ),
     ],
 )

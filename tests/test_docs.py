@@ -79,3 +79,15 @@ def test_readme_first_example_prints_what_it_shows() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == shown
+
+
+def test_pyproject_has_the_metadata_of_a_kept_library() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    assert project["authors"] and all(a.get("name") for a in project["authors"])
+    assert "Typing :: Typed" in project["classifiers"]
+    assert len(project["keywords"]) >= 3
+    # no invented addresses: URLs only when there is a real public page
+    assert "urls" not in project
+    assert "docs" in project["optional-dependencies"]
