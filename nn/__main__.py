@@ -146,7 +146,7 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def _number(low: float, low_ok: bool) -> Any:
+def _number(low: float, low_ok: bool) -> Callable[[str], float]:
     def parse(text: str) -> float:
         x = _float(text)
         if not math.isfinite(x) or x < low or (x == low and not low_ok):
@@ -544,7 +544,7 @@ def _check_memory(args: argparse.Namespace, dataset: Any) -> None:
         )
 
 
-def _load_data(args: argparse.Namespace) -> tuple[list, list]:
+def _load_data(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
     dataset = DATASETS[args.data]
     if dataset.is_regression:
         return dataset.make()
@@ -605,7 +605,9 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
     return 0
 
 
-def _split_data(args: argparse.Namespace) -> tuple[list, list, tuple[list, list] | None]:
+def _split_data(
+    args: argparse.Namespace,
+) -> tuple[list[Any], list[Any], tuple[list[Any], list[Any]] | None]:
     """The training examples, and the held-out ones (None without --test-fraction)."""
     X, y = _load_data(args)
     if not args.test_fraction:
@@ -626,9 +628,9 @@ def _learning_rate(args: argparse.Namespace) -> tuple[Any, str]:
 def _train(
     args: argparse.Namespace,
     model: MLP,
-    X: list,
-    y: list,
-    test: tuple[list, list] | None,
+    X: list[Any],
+    y: list[Any],
+    test: tuple[list[Any], list[Any]] | None,
     lr: Any,
     recorder: Any,
 ) -> History:
@@ -682,8 +684,8 @@ def _report(args: argparse.Namespace, history: History, seconds: float, n: int, 
 def _draw_pictures(
     args: argparse.Namespace,
     model: MLP,
-    X: list,
-    y: list,
+    X: list[Any],
+    y: list[Any],
     history: History,
     recorder: Any,
     folder: Path,
