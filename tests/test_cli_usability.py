@@ -253,3 +253,27 @@ def test_a_listed_output_that_is_a_link_is_not_followed_or_removed(tmp_path: Pat
     assert run("train", *QUICK, "--out", "o", cwd=tmp_path).returncode == 0
     assert (tmp_path / "precious.onnx").read_text() == "precious"
     assert (out / "model.onnx").is_symlink()
+
+
+@pytest.mark.parametrize(
+    "train_args, split",
+    [
+        (("--loss", "bce"), 0.5),  # probabilities: split at one half
+        (("--loss", "bce-logits"), 0.0),  # logits: split at zero
+    ],
+)
+def test_predict_splits_where_the_training_loss_says(
+    tmp_path: Path, train_args: tuple[str, ...], split: float
+) -> None:
+    from nn import load
+
+    result = run("train", *train_args, "--steps", "20", "--no-progress", "--out", "o", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    model = load(tmp_path / "o" / "weights.json")
+    classes = set()
+    for point in ([1.0, -0.5], [-1.0, 0.8], [0.0, 0.25], [2.0, 0.5]):
+        score = model(point).data
+        shown = run("predict", "--weights", "o/weights.json", *map(repr, point), cwd=tmp_path)
+        assert shown.stdout == f"class {int(score > split)}\n", (point, score)
+        classes.add(shown.stdout)
+    assert len(classes) == 2  # both sides of the split were seen
