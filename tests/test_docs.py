@@ -91,3 +91,11 @@ def test_pyproject_has_the_metadata_of_a_kept_library() -> None:
     # no invented addresses: URLs only when there is a real public page
     assert "urls" not in project
     assert "docs" in project["optional-dependencies"]
+
+
+def test_conftest_marks_this_module_slow(request: pytest.FixtureRequest) -> None:
+    # tests/conftest.py applies the markers by module: `pytest -m "not slow"` skips this file.
+    assert request.node.get_closest_marker("slow") is not None
+    assert request.node.get_closest_marker("notebooks") is None
+    markers = request.config.getini("markers")
+    assert {m.split(":")[0] for m in markers} >= {"slow", "browser", "notebooks"}
