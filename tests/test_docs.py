@@ -99,3 +99,15 @@ def test_conftest_marks_this_module_slow(request: pytest.FixtureRequest) -> None
     assert request.node.get_closest_marker("notebooks") is None
     markers = request.config.getini("markers")
     assert {m.split(":")[0] for m in markers} >= {"slow", "browser", "notebooks"}
+
+
+def test_every_performance_figure_names_a_bench_command_that_exists() -> None:
+    text = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    sections = [s for s in text.split("\n## ")[1:]]
+    assert sections
+    for section in sections:
+        commands = re.findall(r"`python (bench/\w+\.py)`", section)
+        assert commands, f"no bench command in: {section.splitlines()[0]}"
+        for path in commands:
+            assert (ROOT / path).is_file(), path
+    assert "commit " not in text  # today's figures, not project history
