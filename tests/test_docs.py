@@ -103,7 +103,7 @@ def test_conftest_marks_this_module_slow(request: pytest.FixtureRequest) -> None
 
 def test_every_performance_figure_names_a_bench_command_that_exists() -> None:
     text = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
-    sections = [s for s in text.split("\n## ")[1:]]
+    sections = text.split("\n## ")[1:]
     assert sections
     for section in sections:
         commands = re.findall(r"`python (bench/\w+\.py)`", section)
