@@ -72,6 +72,7 @@ def _operand(x: Any) -> str:
 def _describe_op(node: Value) -> str:
     operands = ", ".join(_operand(x) for x in node.operands)
     op = node.op
+    assert op is not None  # only computed nodes are described
     name = op.name if op.symbol == op.name else f"{op.name} ({op.symbol})"
     return f"{name} of [{operands}]"
 

@@ -76,6 +76,7 @@ def graph_stats(root: Value, *, parameters: Iterable[Value] | None = None) -> Gr
             leaves += 1
             depth[node] = 0
         else:
+            assert node.op is not None  # a node with parents has an op
             ops[node.op.name] += 1
             depth[node] = 1 + max((depth[p] for p, _ in pairs), default=-1)
     if parameters is None:

@@ -349,7 +349,7 @@ def same(a: Any, b: Any) -> bool:
             return False
         a, b = float(a), float(b)
     if a != a or b != b:
-        return a != a and b != b
+        return bool(a != a and b != b)
     return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
 
 

@@ -8,21 +8,28 @@ decision_boundary.png (2-D classification only) and network.svg; with --html
 also explorer.html, a page to step through training and backpropagation; with
 --onnx also model.onnx, the trained model for ONNX Runtime.
 
-Bad options and values end with one line on stderr and exit status 2, and
-so does a run whose estimated memory exceeds `cli_checks.MEMORY_LIMIT` (2 GiB)
-unless `--force` is given; a run that fails (a loss that overflows, a folder
-that cannot be written, memory that runs out) ends with one line and status
-1. Never a traceback. The output folder is checked writable before training.
+Bad options and values end with one line on stderr and exit status 2 (an
+unknown option with the nearest known one), and so do an option whose extra
+is not installed and a run whose estimated memory exceeds
+`cli_checks.MEMORY_LIMIT` (2 GiB) unless `--force` is given; a run that fails
+(a loss that overflows, a folder that cannot be written, memory that runs out)
+ends with one line and status 1. Never a traceback. Every output is checked
+writable before training. The run writes `manifest.json`, the list of the
+files it wrote, and removes the files an earlier run listed there that this
+run did not write, so that `--out` always describes one run.
 
 `python -m nn predict --weights out/weights.json X1 X2` rebuilds the saved
-model with `nn.load` and prints its output on one input.
+model with `nn.load` and prints the predicted class (for a classifier, as the
+manifest beside the weights says or `--loss` tells) or its outputs.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib.util
 import math
+import re
 import subprocess
 import sys
 import time
@@ -51,9 +58,41 @@ class UsageError(Exception):
     """A bad option or value: one line on stderr, exit status 2."""
 
 
+# Options of other tools that people type, and ours that do the same.
+SYNONYMS = {
+    "--epochs": "--steps",
+    "--iterations": "--steps",
+    "--iters": "--steps",
+    "--dataset": "--data",
+    "--learning-rate": "--lr",
+    "--learning_rate": "--lr",
+    "--batch": "--batch-size",
+    "--batch_size": "--batch-size",
+    "--hidden": "--layers",
+    "--output": "--out",
+    "--output-dir": "--out",
+    "--weight-decay": "--l2",
+    "--test-size": "--test-fraction",
+    "--model": "--weights",
+}
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see --help)")
+        raise UsageError(f"{message}{self._suggestion(message)} (see --help)")
+
+    def _suggestion(self, message: str) -> str:
+        """'; did you mean --steps?' for an unknown option close to a known one (or a synonym)."""
+        match = re.match(r"unrecognized arguments: (\S+)", message)
+        if not match:
+            return ""
+        typed = match.group(1).split("=", 1)[0]
+        known = sorted(_long_options(self))
+        guess = SYNONYMS.get(typed)
+        if guess not in known:
+            close = difflib.get_close_matches(typed, known, n=1, cutoff=0.6)
+            guess = close[0] if close else None
+        return f"; did you mean {guess}?" if guess else ""
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
@@ -63,6 +102,17 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
+
+
+def _long_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every --option of `parser` and of its subcommands."""
+    found: set[str] = set()
+    for action in parser._actions:
+        found.update(o for o in action.option_strings if o.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _long_options(sub)
+    return found
 
 
 # ---------------------------------------------------------------------------
@@ -96,7 +146,7 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def _number(low: float, low_ok: bool) -> Any:
+def _number(low: float, low_ok: bool) -> Callable[[str], float]:
     def parse(text: str) -> float:
         x = _float(text)
         if not math.isfinite(x) or x < low or (x == low and not low_ok):
@@ -168,8 +218,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "predict",
         help="print a saved model's output on one input",
         description=(
-            "Load a model saved by `train` (or Module.save) with nn.load and print its output "
-            "on one input: one number per output neuron, separated by spaces."
+            "Load a model saved by `train` (or Module.save) with nn.load and print, for one "
+            "input, the predicted class of a classifier or the outputs of a regression model. "
+            "How the model was trained comes from manifest.json beside the weights (written "
+            "by train) or from --loss; without either it prints the outputs. Negative inputs "
+            "need no '--'."
         ),
         formatter_class=_Help,
     )
@@ -178,6 +231,19 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         required=True,
         metavar="FILE",
         help="weights file written by train (e.g. out/weights.json)",
+    )
+    p.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default=None,
+        help="the loss the model was trained with, when no manifest.json beside the weights "
+        "says so: hinge and bce-logits split the score at 0, bce at 0.5, softmax-ce takes "
+        "the largest output, mse and sse are regression (outputs printed)",
+    )
+    p.add_argument(
+        "--scores",
+        action="store_true",
+        help="also print the model's outputs after the class",
     )
     p.add_argument(
         "inputs",
@@ -212,7 +278,7 @@ def _data_options(t: argparse.ArgumentParser) -> None:
         default="moons",
         choices=list(DATASETS),
         metavar="NAME",
-        help="data set: " + ", ".join(DATASETS),
+        help="data set: " + ", ".join(DATASETS) + " (digits needs the digits extra)",
     )
     t.add_argument(
         "--n",
@@ -332,7 +398,7 @@ def _run_options(t: argparse.ArgumentParser) -> None:
         "--batched",
         action="store_true",
         help="trace one example's loss and replay it over each batch with NumPy arrays "
-        "(needs numpy; mini-batches and every loss work)",
+        "(mini-batches and every loss work; needs the batched extra)",
     )
     t.add_argument(
         "--html",
@@ -359,10 +425,32 @@ def _run_options(t: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> None:
     """Checks that need several options together; raise UsageError."""
     dataset = DATASETS[args.data]
+    _check_extras(args)
     _fill_defaults(args, dataset)
     _check_data_model_and_loss(args, dataset)
     _check_run_options(args)
     _check_memory(args, dataset)
+
+
+def _check_extras(args: argparse.Namespace) -> None:
+    """Each option whose package is missing: one line naming the extra, exit status 2."""
+    needs = []
+    if args.data == "digits":
+        needs.append(("--data digits", ["sklearn", "numpy"], "digits"))
+    if args.batched:
+        needs.append(("--batched", ["numpy"], "batched"))
+    if args.onnx:
+        # Before training, not after: a long run should not end without its file.
+        needs.append(("--onnx", ["onnx", "numpy"], "onnx"))
+    for option, modules, extra in needs:
+        message = cli_checks.missing_extra(option, modules, extra, importlib.util.find_spec)
+        if message:
+            raise UsageError(message)
+
+
+def _examples(args: argparse.Namespace, dataset: Any) -> int:
+    """How many examples the data set gives, before any is held out."""
+    return (args.n or 100) if dataset.sized else len(dataset.make()[0])
 
 
 def _fill_defaults(args: argparse.Namespace, dataset: Any) -> None:
@@ -390,6 +478,14 @@ def _check_data_model_and_loss(args: argparse.Namespace, dataset: Any) -> None:
         )
     if not args.test_fraction < 1:
         raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction:g}")
+    if args.test_fraction:
+        n = _examples(args, dataset)
+        n_test = round(args.test_fraction * n)
+        if not 0 < n_test < n:
+            raise UsageError(
+                f"--test-fraction {args.test_fraction:g} of {n} examples holds out {n_test} "
+                f"and leaves {n - n_test} for training; both need at least one"
+            )
     if dataset.is_regression and args.loss in CLASSIFICATION_LOSSES:
         raise UsageError(
             f"--loss {args.loss} needs classes, but {args.data} is a regression data set; "
@@ -423,9 +519,6 @@ def _check_run_options(args: argparse.Namespace) -> None:
             "--compiled cannot trace softmax-ce (it picks the largest logit, a data-dependent "
             "branch): drop --compiled"
         )
-    if args.onnx and importlib.util.find_spec("onnx") is None:
-        # Before training, not after: a long run should not end without its file.
-        raise UsageError("--onnx needs the onnx package: pip install 'autograd-core[onnx]'")
     if not args.out:
         raise UsageError("--out is empty: give a folder for the output files (default: out)")
     try:
@@ -438,7 +531,7 @@ def _check_run_options(args: argparse.Namespace) -> None:
 
 def _check_memory(args: argparse.Namespace, dataset: Any) -> None:
     """Refuse a run whose graph would not fit (estimated up front), unless --force."""
-    n = (args.n or 100) if dataset.sized else len(dataset.make()[0])
+    n = _examples(args, dataset)
     need = cli_checks.estimate_memory(dataset.nin, args.layers, n, args.batch_size, args.compiled)
     if need > cli_checks.MEMORY_LIMIT and not args.force:
         sizes = ",".join(map(str, args.layers))
@@ -451,7 +544,7 @@ def _check_memory(args: argparse.Namespace, dataset: Any) -> None:
         )
 
 
-def _load_data(args: argparse.Namespace) -> tuple[list, list]:
+def _load_data(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
     dataset = DATASETS[args.data]
     if dataset.is_regression:
         return dataset.make()
@@ -468,9 +561,10 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
     """`train`: check the outputs can be written, train, report, write the files."""
     folder = Path(args.out)
     # before training: a folder that cannot be written must not cost the run
-    cli_checks.check_outputs(
-        folder, ["weights.json", "loss.png", "decision_boundary.png", "network.svg"]
-    )
+    names = ["weights.json", "loss.png", "decision_boundary.png", "network.svg"]
+    names += ["model.onnx"] * args.onnx + ["explorer.html"] * args.html
+    cli_checks.check_outputs(folder, [*names, cli_checks.MANIFEST])
+    previous = cli_checks.read_manifest(folder)
     X, y, test = _split_data(args)
     model = MLP(
         len(X[0]),
@@ -499,11 +593,21 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
     if args.onnx:
         written.append(model.export_onnx(folder / "model.onnx"))
     written += _draw_pictures(args, model, X, y, history, recorder, folder, err)
-    print("wrote " + ", ".join(str(p) for p in written), file=out)
+    task = {"data": args.data, "loss": args.loss, "nin": len(X[0]), "nout": args.layers[-1]}
+    manifest = cli_checks.write_manifest(folder, written, task)
+    removed = cli_checks.remove_stale(folder, previous, written)
+    print("wrote " + ", ".join(str(p) for p in [*written, manifest]), file=out)
+    if removed:
+        print(
+            "removed files of an earlier run that this run did not write: " + ", ".join(removed),
+            file=out,
+        )
     return 0
 
 
-def _split_data(args: argparse.Namespace) -> tuple[list, list, tuple[list, list] | None]:
+def _split_data(
+    args: argparse.Namespace,
+) -> tuple[list[Any], list[Any], tuple[list[Any], list[Any]] | None]:
     """The training examples, and the held-out ones (None without --test-fraction)."""
     X, y = _load_data(args)
     if not args.test_fraction:
@@ -524,9 +628,9 @@ def _learning_rate(args: argparse.Namespace) -> tuple[Any, str]:
 def _train(
     args: argparse.Namespace,
     model: MLP,
-    X: list,
-    y: list,
-    test: tuple[list, list] | None,
+    X: list[Any],
+    y: list[Any],
+    test: tuple[list[Any], list[Any]] | None,
     lr: Any,
     recorder: Any,
 ) -> History:
@@ -580,8 +684,8 @@ def _report(args: argparse.Namespace, history: History, seconds: float, n: int, 
 def _draw_pictures(
     args: argparse.Namespace,
     model: MLP,
-    X: list,
-    y: list,
+    X: list[Any],
+    y: list[Any],
     history: History,
     recorder: Any,
     folder: Path,
@@ -622,13 +726,18 @@ def _draw_pictures(
         except ImportError as e:
             print(f"note: {name} skipped: {e}", file=err)
         except (RuntimeError, ValueError, subprocess.SubprocessError) as e:
-            print(f"note: {name} skipped: {type(e).__name__}: {e}", file=err)
+            print(f"note: {name} skipped: {_sentence(e)}", file=err)
     return written
 
 
-def _predict(args: argparse.Namespace, out: Any) -> int:
+# The class a classifier predicts from its outputs, by the loss it was trained with.
+_SPLIT_AT = {"hinge": 0.0, "bce-logits": 0.0, "bce": 0.5}
+
+
+def _predict(args: argparse.Namespace, out: Any, err: Any) -> int:
     from nn.saved import load
 
+    _check_json(args.weights)
     model = load(args.weights)
     nin = getattr(model, "nin", None)
     if nin != len(args.inputs):
@@ -636,9 +745,102 @@ def _predict(args: argparse.Namespace, out: Any) -> int:
             f"the model in {args.weights} takes {nin} input(s), got {len(args.inputs)}"
         )
     result = model(list(args.inputs))  # type: ignore[operator]
-    outputs = result if isinstance(result, list) else [result]
-    print(" ".join(repr(v.data) for v in outputs), file=out)
+    outputs = [v.data for v in (result if isinstance(result, list) else [result])]
+    scores = " ".join(repr(x) for x in outputs)
+    loss = args.loss or _trained_with(Path(args.weights))
+    if loss is None:
+        print(
+            "note: no manifest.json beside the weights says how the model was trained, so "
+            "these are its outputs; give --loss (e.g. --loss hinge) for the predicted class",
+            file=err,
+        )
+    if loss is None or loss in ("mse", "sse"):
+        print(scores, file=out)
+        return 0
+    if loss == "softmax-ce" or len(outputs) > 1:
+        label = max(range(len(outputs)), key=outputs.__getitem__)
+    else:
+        label = int(outputs[0] > _SPLIT_AT[loss])
+    print(f"class {label}" + (f"  scores {scores}" if args.scores else ""), file=out)
     return 0
+
+
+def _check_json(path: str) -> None:
+    """Refuse a file that is not JSON at all (an image, a binary) with a message saying so."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return  # nn.load says why it cannot read it
+    start = head.lstrip()[:1]
+    if start and start != b"{":
+        kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), None)
+        what = f"it is a {kind}" if kind else f"it starts with {head[:8]!r}"
+        raise ValueError(
+            f"{path} is not a JSON weights file ({what}): give the weights.json that "
+            "train or Module.save() wrote"
+        )
+
+
+_MAGIC = {
+    b"\x89PNG": "PNG image",
+    b"<svg": "SVG drawing",
+    b"<?xml": "XML file",
+    b"<!DOCTYPE html": "HTML page",
+    b"<!doctype html": "HTML page",
+    b"%PDF": "PDF document",
+    b"PK\x03\x04": "ZIP archive",
+    b"\x08": "ONNX model or other binary file",
+}
+
+
+def _trained_with(weights: Path) -> str | None:
+    """The loss the manifest beside `weights` records, if it lists that file."""
+    manifest = cli_checks.read_manifest(weights.parent)
+    if manifest is None or weights.name not in manifest["files"]:
+        return None
+    task = manifest.get("task")
+    loss = task.get("loss") if isinstance(task, dict) else None
+    return loss if loss in LOSSES else None
+
+
+def _predict_argv(argv: Sequence[str]) -> list[str]:
+    """Put predict's inputs after '--', so that -1e-3 is a number, not an option."""
+    argv = list(argv)
+    if argv[:1] != ["predict"] or "--" in argv:
+        return argv
+    options, inputs = argv[:1], []
+    i = 1
+    while i < len(argv):
+        token = argv[i]
+        if token in ("--weights", "--loss"):
+            options += argv[i : i + 2]
+            i += 2
+            continue
+        if token.startswith("-") and not _is_number(token):
+            options.append(token)
+        else:
+            inputs.append(token)
+        i += 1
+    return [*options, "--", *inputs] if inputs else options
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _sentence(e: BaseException) -> str:
+    """An exception as the sentence it holds: no class name, no '[Errno 2]'."""
+    text = re.sub(r"^\[Errno -?\d+\] ", "", str(e)).strip()
+    if isinstance(e, OverflowError):
+        return f"a number grew too large for a float ({text or 'overflow'})"
+    if isinstance(e, ZeroDivisionError):
+        return f"a division by zero ({text})" if text else "a division by zero"
+    return text or type(e).__name__
 
 
 def main(argv: Sequence[str] | None = None, *, _train_only: bool = False) -> int:
@@ -649,9 +851,10 @@ def main(argv: Sequence[str] | None = None, *, _train_only: bool = False) -> int
         prog = "python -m nn" if Path(sys.argv[0]).name == "__main__.py" else "autograd-train"
         parser = build_parser(prog)
     try:
-        args = parser.parse_args(argv)
+        raw = sys.argv[1:] if argv is None else argv
+        args = parser.parse_args(raw if _train_only else _predict_argv(raw))
         if args.command == "predict":
-            return _predict(args, sys.stdout)
+            return _predict(args, sys.stdout, sys.stderr)
         _check(args)
         return _run(args, sys.stdout, sys.stderr)
     except SystemExit as e:  # --help
@@ -670,7 +873,7 @@ def main(argv: Sequence[str] | None = None, *, _train_only: bool = False) -> int
         )
         return 1
     except (ArithmeticError, ValueError, TypeError, OSError) as e:
-        print(f"{parser.prog}: error: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"{parser.prog}: error: {_sentence(e)}", file=sys.stderr)
         return 1
 
 

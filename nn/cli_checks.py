@@ -1,25 +1,40 @@
 """Checks the command line makes before training, so that a run is not lost at its end.
 
 Separate from `nn/__main__.py` so that the checks can be read (and tested) on
-their own: the output folder must be writable before the first step, and the
-memory a run needs is estimated up front, from the model and data sizes,
-against a documented limit (`MEMORY_LIMIT`), since the graph of a step grows
-with examples x model size and a run past the machine's memory dies late.
+their own: the output folder must be writable before the first step, the
+extras the options need must be installed, and the memory a run needs is
+estimated up front, from the model and data sizes, against a documented limit
+(`MEMORY_LIMIT`), since the graph of a step grows with examples x model size
+and a run past the machine's memory dies late. The run's manifest
+(`manifest.json` in `--out`) lists the files it wrote, so that the next run in
+the same folder can remove what it no longer writes and nothing else.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import json
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+import stat
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+from autograd_core.files import atomic_write
 
 __all__ = [
+    "MANIFEST",
     "MEMORY_LIMIT",
+    "OUTPUT_NAMES",
     "check_outputs",
     "estimate_memory",
     "format_bytes",
+    "missing_extra",
+    "read_manifest",
+    "remove_stale",
+    "write_manifest",
 ]
 
 # ---------------------------------------------------------------------------
@@ -113,3 +128,118 @@ def check_outputs(folder: Path, names: Iterable[str]) -> None:
             raise IsADirectoryError(
                 f"cannot write {str(target)!r}: a folder of that name is in the way"
             )
+        try:
+            mode = target.stat().st_mode
+        except OSError:
+            continue  # missing (or a dangling link): it will be created
+        if not stat.S_ISREG(mode):
+            raise OSError(
+                f"cannot write {str(target)!r}: it exists and is not a regular file "
+                "(a device, FIFO or socket); move it away or choose another --out"
+            )
+
+
+# ---------------------------------------------------------------------------
+# Extras: an option whose package is missing is refused in one line, before any work.
+
+# import name -> (what it is called in messages, the extra that installs it)
+_PACKAGES = {
+    "numpy": ("NumPy", "batched"),
+    "sklearn": ("scikit-learn", "digits"),
+    "onnx": ("onnx", "onnx"),
+}
+
+
+def missing_extra(
+    option: str,
+    modules: Sequence[str],
+    extra: str,
+    find_spec: Callable[[str], object] | None = None,
+) -> str | None:
+    """A one-line message if a module `option` needs is not installed, else None.
+
+    `missing_extra("--batched", ["numpy"], "batched")` -> "--batched needs the NumPy
+    package, which is not installed: pip install 'autograd-core[batched]'".
+    `find_spec` defaults to `importlib.util.find_spec`.
+    """
+    find = find_spec or importlib.util.find_spec
+    for module in modules:
+        try:
+            found = find(module) is not None
+        except (ImportError, ValueError):  # a broken install, or sys.modules[module] = None
+            found = False
+        if not found:
+            name = _PACKAGES.get(module, (module, extra))[0]
+            return (
+                f"{option} needs the {name} package, which is not installed: "
+                f"pip install 'autograd-core[{extra}]'"
+            )
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The manifest of a run's files.
+
+MANIFEST = "manifest.json"
+# Every file `python -m nn train` may write. Only these are ever removed as stale, and
+# only when the previous run's manifest lists them: a user's own files are never touched.
+OUTPUT_NAMES = frozenset(
+    {
+        "weights.json",
+        "loss.png",
+        "decision_boundary.png",
+        "network.svg",
+        "explorer.html",
+        "model.onnx",
+    }
+)
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The manifest a run left in `folder`, or None when there is none or it is unreadable."""
+    try:
+        document = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("files"), list):
+        return None
+    return document
+
+
+def write_manifest(folder: Path, files: Iterable[Path], task: Mapping[str, Any]) -> Path:
+    """Write `manifest.json`: the names of the files this run wrote, and what the model does."""
+    from nn import __version__
+
+    document = {
+        "written_by": f"python -m nn train (autograd_core {__version__})",
+        "files": sorted(p.name for p in files),
+        "task": dict(task),
+    }
+    text = json.dumps(document, indent=2) + "\n"
+    return atomic_write(folder / MANIFEST, text.encode("utf-8"))
+
+
+def remove_stale(
+    folder: Path, previous: Mapping[str, Any] | None, written: Iterable[Path]
+) -> list[str]:
+    """Remove the files the previous run wrote and this one did not; the names removed.
+
+    Only names that the previous manifest lists, that are outputs of the command
+    (`OUTPUT_NAMES`) and that are regular files (not links) in `folder` itself.
+    """
+    if previous is None:
+        return []
+    now = {p.name for p in written}
+    removed = []
+    for name in previous.get("files", []):
+        if not isinstance(name, str) or name not in OUTPUT_NAMES or name in now:
+            continue
+        target = folder / name
+        try:
+            if not stat.S_ISREG(target.lstat().st_mode):
+                continue
+            target.unlink()
+        except OSError:
+            continue  # gone already, or not ours to remove
+        removed.append(name)
+    return removed

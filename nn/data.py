@@ -212,7 +212,7 @@ def digits(signed: bool = False) -> tuple[list[list[float]], list[int]]:
 
 def train_test_split(
     X: Sequence[Any], y: Sequence[Any], test_fraction: float, seed: int | random.Random | None = 0
-) -> tuple[list, list, list, list]:
+) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
     """Shuffle the examples with `seed` and hold out round(test_fraction * n) of them.
 
     Returns `(X_train, y_train, X_test, y_test)`; both parts keep at least

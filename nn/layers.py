@@ -73,7 +73,7 @@ def _weight_bound(init: str, fan_in: int, fan_out: int) -> float:
     raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
 
 
-def _inputs(x: Any, nin: int, owner: str) -> list:
+def _inputs(x: Any, nin: int, owner: str) -> list[Any]:
     """The input as a list of Values; numbers become leaves labelled x[i].
 
     Converting once here costs two objects per input and lets every neuron's

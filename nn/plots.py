@@ -30,13 +30,13 @@ def _figure(what: str, width: float = 6.0, height: float = 4.0) -> Any:
     return fig
 
 
-def _save_png(fig: Any, path: str | os.PathLike) -> Path:
+def _save_png(fig: Any, path: str | os.PathLike[str]) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return atomic_write(path, buffer.getvalue())
 
 
-def loss_curve(history: History, path: str | os.PathLike, title: str = "training") -> Path:
+def loss_curve(history: History, path: str | os.PathLike[str], title: str = "training") -> Path:
     """Loss (and accuracy, with held-out test accuracy when recorded) against the step, as a PNG."""
     fig = _figure("loss_curve()")
     ax = fig.add_subplot(1, 1, 1)
@@ -49,12 +49,17 @@ def loss_curve(history: History, path: str | os.PathLike, title: str = "training
         ax.set_yscale("log")
     if history.accuracy and all(a is not None for a in history.accuracy):
         ax2 = ax.twinx()
-        ax2.plot(steps, [100 * a for a in history.accuracy], color="tab:orange", label="accuracy")
+        ax2.plot(
+            steps,
+            [100 * a for a in history.accuracy if a is not None],
+            color="tab:orange",
+            label="accuracy",
+        )
         tests = history.test_accuracy
         if tests and len(tests) == len(history.loss) and all(a is not None for a in tests):
             ax2.plot(
                 steps,
-                [100 * a for a in tests],
+                [100 * a for a in tests if a is not None],
                 color="tab:green",
                 linestyle="--",
                 label="test accuracy",
@@ -70,7 +75,7 @@ def decision_boundary(
     model: Callable[[Any], Any],
     X: Sequence[Sequence[float]],
     y: Sequence[Any],
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     threshold: float = 0.0,
     resolution: int = 60,
@@ -135,7 +140,7 @@ def _output(out: Any) -> float:
 def network_svg(
     model: Module,
     X: Sequence[Sequence[float]] | Sequence[float],
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
 ) -> Path:
     """The network as SVG: one box per layer, and one neuron's graph with its gradients.
 
