@@ -1010,3 +1010,123 @@ def _value_fn(entry: ops.MathFn) -> Callable[..., Any] | None:
 
 
 VALUE = ops.namespace("Value", _value_fn)
+
+
+# ---------------------------------------------------------------------------
+# Gradients as a value, not a side effect: d root / d node into a table of the
+# caller's own, in the spirit of JAX's functional `grad`. No `.grad` and no
+# mark is written, so any number of threads may run it on one graph at once,
+# also while another thread runs backward() through graphs sharing its leaves.
+
+EdgeCallback = Callable[[Value, Value, Any, Any, Any, Any], None]
+
+
+def gradient_table(
+    root: Value,
+    gradient: Number | Value = 1.0,
+    *,
+    create_graph: bool = False,
+    on_edge: EdgeCallback | None = None,
+) -> dict[Value, Any]:
+    """d root / d node for every node behind `root` (leaves included), in a new dict.
+
+    The same numbers as `root.backward(gradient, create_graph)` on a graph
+    whose leaves start at grad 0, added in the same order (bitwise equal),
+    but nothing in the graph is written: no `.grad`, no walk marks. With
+    `create_graph=True` the gradients are Values (or floats where constant)
+    that can be differentiated again. `on_edge(node, parent, local, upstream,
+    contribution, parent_total)` is called for each edge in the order the
+    contributions are added (`parent_total` is the parent's gradient right
+    after). This thread's observers that watch the backward pass (anomaly
+    mode) see each edge too.
+    """
+    if root.__class__ is not Value:
+        raise TypeError(f"gradient_table() needs a Value as root, got {describe(root)}")
+    if gradient.__class__ is not Value:
+        gradient = as_float(gradient, "gradient_table(gradient=...)")
+        if create_graph:
+            gradient = Value(gradient)
+    elif not create_graph:
+        gradient = gradient._data
+    table: dict[Value, Any] = {root: gradient}
+    if root._op is None:
+        return table
+    order = walk((root,), leaves=False)
+    watchers = [o for o in _state.observers if o.wants_backward] if _watch else []
+    if create_graph:
+        for w in watchers:
+            w.phase = "backward"
+        try:
+            with enable_grad():
+                _table_pass(order, table, watchers, on_edge, True)
+        finally:
+            for w in watchers:
+                w.phase = "forward"
+    elif watchers or on_edge is not None:
+        _table_pass(order, table, watchers, on_edge, False)
+    else:
+        get = table.get
+        for node in reversed(order):
+            g = get(node, 0.0)
+            ga = node._ga
+            if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
+                for p, d in zip(node._b, ga):
+                    table[p] = get(p, 0.0) + d * g
+            elif ga is not None:
+                p = node._a
+                table[p] = get(p, 0.0) + ga * g
+            gb = node._gb
+            if gb is not None:
+                p = node._b
+                table[p] = get(p, 0.0) + gb * g
+    return table
+
+
+def _table_pass(
+    order: list[Value],
+    table: dict[Value, Any],
+    watchers: Sequence[Observer],
+    on_edge: EdgeCallback | None,
+    create_graph: bool,
+) -> None:
+    """`gradient_table`'s loop with observers, a callback or differentiable gradients."""
+    get = table.get
+    for node in reversed(order):
+        upstream = get(node, 0.0)
+        if create_graph:  # the rule again, on Values: local derivatives with graphs
+            local = _rule_on_values(node._op, node.operands)  # type: ignore[arg-type]
+            edges = [(p, d) for p, d in zip(node.operands, local[1:]) if p.__class__ is Value]
+        else:
+            edges = list(node.parents)
+        for parent, d in edges:
+            contribution = d * upstream
+            for w in watchers:
+                w.backward(node, parent, d, contribution)
+            total = get(parent, 0.0) + contribution
+            table[parent] = total
+            if on_edge is not None:
+                on_edge(node, parent, d, upstream, contribution, total)
+
+
+def gradients(
+    root: Value,
+    wrt: Iterable[Value],
+    gradient: Number | Value = 1.0,
+    *,
+    create_graph: bool = False,
+) -> list[Any]:
+    """d root / d w for each w in `wrt` (0.0 where root does not depend on w).
+
+    Like JAX's `grad`: the gradients are returned, never stored. No `.grad`
+    is read or written, so this is safe beside training on the same weights
+    in another thread. See `gradient_table` for the numbers and `create_graph`.
+    """
+    wrt = list(wrt)
+    for i, w in enumerate(wrt):
+        if w.__class__ is not Value:
+            raise TypeError(f"gradients(): wrt[{i}] must be a Value, got {describe(w)}")
+    table = gradient_table(root, gradient, create_graph=create_graph)
+    return [table.get(w, 0.0) for w in wrt]
+
+
+__all__ += ["gradient_table", "gradients"]

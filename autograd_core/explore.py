@@ -202,15 +202,11 @@ def _full_bundle(root: Value, order: list[Value], max_paths: int) -> dict[str, A
         if node.is_leaf and node is not root:
             paths[ids[node]] = _paths_of(explain_paths(root, node, max_paths), ids, names)
 
-    # Draw with the engine's final gradients in place, so the boxes fit the numbers they show.
-    saved = [node.grad for node in order]
-    try:
-        for node in order:
-            node.grad = trace.grads[node]
-        dot = to_digraph(root, max_nodes=None)
-    finally:
-        for node, g in zip(order, saved):
-            node.grad = g
+    # Draw with the engine's final gradients in the boxes, so they fit the numbers they
+    # show: written into the drawing's labels, never into `.grad` (another thread may train).
+    dot = to_digraph(root, max_nodes=None)
+    node_of = {i: node for node, i in ids.items()}
+    dot.body[:] = [_with_grad(line, node_of, trace.grads) for line in dot.body]
     return {
         "mode": "full",
         "note": "",
@@ -222,6 +218,19 @@ def _full_bundle(root: Value, order: list[Value], max_paths: int) -> dict[str, A
         "paths": paths,
         "svg": _tag_svg(_svg_of(dot), units),
     }
+
+
+_GRAD_FIELD = re.compile(r"\| grad [^ ]* (?=[|}])")
+
+
+def _with_grad(line: str, node_of: dict[str, Value], grads: dict[Value, float]) -> str:
+    """A drawing's record line with the gradient field showing `grads`, not `.grad`."""
+    from autograd_core.draw import _num
+
+    node = node_of.get(line.strip().split(" ", 1)[0])
+    if node is None:
+        return line
+    return _GRAD_FIELD.sub(lambda _: f"| grad {_num(grads[node])} ", line, count=1)
 
 
 def _mark_last(backward: list[dict[str, Any]]) -> None:
