@@ -418,11 +418,6 @@ def _check_run_options(args: argparse.Namespace) -> None:
         raise UsageError("give --compiled or --batched, not both")
     if args.compiled and args.batch_size is not None:
         raise UsageError("--compiled trains on the full batch: drop --batch-size or --compiled")
-    if args.compiled and args.loss == "softmax-ce":
-        raise UsageError(
-            "--compiled cannot trace softmax-ce (it picks the largest logit, a data-dependent "
-            "branch): drop --compiled"
-        )
     if args.onnx and importlib.util.find_spec("onnx") is None:
         # Before training, not after: a long run should not end without its file.
         raise UsageError("--onnx needs the onnx package: pip install 'autograd-core[onnx]'")
