@@ -48,13 +48,16 @@ accumulate with `+=`, which is not atomic.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
+import sys
 import textwrap
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from autograd_core import ops, symbolic
@@ -116,11 +119,63 @@ class Observer:
 
 
 class _ThreadState(threading.local):
-    grad_enabled: bool = True
+    # True or False, read per node under no_grad: a plain attribute. While a
+    # generator or coroutine has a block open it is `_DYNAMIC`, whose truth is
+    # worked out from the open blocks each time (see `_Dynamic`).
+    grad_enabled: Any = True
     observers: tuple[Observer, ...] = ()
 
     def __init__(self) -> None:
-        self.grad_stack: list[bool] = []  # what each open no_grad/enable_grad restores
+        # One entry per open no_grad/enable_grad: its mode, the frame that entered it,
+        # and whether that frame is a generator's or coroutine's (it may be suspended).
+        self.grad_stack: list[_GradEntry] = []
+        self.suspendable = 0  # entries made in generator or coroutine frames
+
+
+class _Dynamic:
+    """The grad mode while a generator's block is open: the innermost running block's.
+
+    A generator suspended inside `with no_grad()` keeps its entry, but while
+    it is suspended (its frame has no caller) the entry does not count, so the
+    mode does not leak into the code that resumed and left it.
+    """
+
+    def __bool__(self) -> bool:
+        best = None
+        for entry in reversed(_state.grad_stack):  # the newest first
+            if entry.suspendable and entry.frame.f_back is None:
+                continue  # a suspended generator's block: not in force now
+            if best is None:
+                best = entry
+            elif entry.suspendable and _calls(best.frame, entry.frame):
+                # A running generator's block opened before the block of a frame that
+                # (directly or not) resumed it: the generator's own block is the inner one.
+                best = entry
+        return best.enabled if best is not None else True
+
+    def __repr__(self) -> str:
+        return f"<grad mode now {bool(self)}>"
+
+
+_DYNAMIC = _Dynamic()
+
+
+def _refresh(st: _ThreadState) -> None:
+    stack = st.grad_stack
+    if st.suspendable:
+        st.grad_enabled = _DYNAMIC
+    else:
+        st.grad_enabled = stack[-1].enabled if stack else True
+
+
+def _calls(outer: FrameType, inner: FrameType) -> bool:
+    """Whether `outer` is among the frames that called `inner`."""
+    frame = inner.f_back
+    while frame is not None:
+        if frame is outer:
+            return True
+        frame = frame.f_back
+    return False
 
 
 _state = _ThreadState()
@@ -143,36 +198,152 @@ def _leave_slow(nodes: bool = True, watch: bool = False) -> None:
         _watch -= watch
 
 
+_SUSPENDABLE = (
+    inspect.CO_GENERATOR
+    | inspect.CO_COROUTINE
+    | inspect.CO_ASYNC_GENERATOR
+    | inspect.CO_ITERABLE_COROUTINE
+)
+
+
+class _GradEntry:
+    __slots__ = ("enabled", "frame", "suspendable")
+
+    def __init__(self, enabled: bool, frame: FrameType) -> None:
+        self.enabled = enabled
+        self.frame = frame
+        self.suspendable = bool(frame.f_code.co_flags & _SUSPENDABLE)
+
+
 class _GradMode:
     """Sets, for this thread, whether operations record their parents.
 
-    What an exit restores is kept per thread, so one instance (a module-level
-    `NO_GRAD = no_grad()`) may be entered by several threads, and re-entered.
+    Context manager and decorator, with or without parentheses (`@no_grad`,
+    `@no_grad()`). The open blocks are kept per thread, so one instance (a
+    module-level `NO_GRAD = no_grad()`) may be entered by several threads, and
+    re-entered. A decorated generator or `async def` function runs in the mode
+    while its body runs, and only then: not while it is suspended. A generator
+    suspended inside a `with` block does not leave the mode on in its caller.
     """
 
     enabled: bool
 
+    def __new__(cls, func: Callable | None = None) -> Any:
+        self = super().__new__(cls)
+        if func is None:
+            return self
+        if not callable(func):
+            raise TypeError(
+                f"{cls.__name__}() takes no argument (a context manager) or the function "
+                f"it decorates, got {describe(func)}"
+            )
+        return self(func)  # `@no_grad` without parentheses
+
     def __enter__(self) -> _GradMode:
         st = _state
-        st.grad_stack.append(st.grad_enabled)
-        st.grad_enabled = self.enabled
+        entry = _GradEntry(self.enabled, sys._getframe(1))
+        st.grad_stack.append(entry)
+        st.suspendable += entry.suspendable
+        _refresh(st)
         _enter_slow()
         return self
 
     def __exit__(self, *exc: object) -> None:
         st = _state
-        st.grad_enabled = st.grad_stack.pop()
+        stack = st.grad_stack
+        frame = sys._getframe(1)
+        # The block this frame opened last; else (ExitStack, manual calls) the innermost
+        # one that is not a suspended generator's.
+        index = next((i for i in range(len(stack) - 1, -1, -1) if stack[i].frame is frame), None)
+        if index is None:
+            index = next(
+                (
+                    i
+                    for i in range(len(stack) - 1, -1, -1)
+                    if not stack[i].suspendable or stack[i].frame.f_back is not None
+                ),
+                None,
+            )
+        if index is None:
+            raise RuntimeError(
+                f"{type(self).__name__}().__exit__() without a matching __enter__() in this "
+                "thread: use it as `with no_grad():` or as a decorator, or call __enter__() "
+                "before __exit__()"
+            )
+        entry = stack.pop(index)
+        st.suspendable -= entry.suspendable
+        _refresh(st)
         _leave_slow()
 
     def __call__(self, func: Callable) -> Callable:
         import functools
 
+        if not callable(func):
+            raise TypeError(f"{type(self).__name__}() decorates a function, got {describe(func)}")
+        mode = type(self)
+        if inspect.isasyncgenfunction(func):
+            raise TypeError(
+                f"{mode.__name__}() cannot decorate the async generator {func.__qualname__}: "
+                f"use `with {mode.__name__}():` inside it, around code without `await`/`yield`"
+            )
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def generator(*args: Any, **kwargs: Any) -> Any:
+                return (yield from _stepped(func(*args, **kwargs), mode))
+
+            return generator
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def coroutine(*args: Any, **kwargs: Any) -> Any:
+                return await _Stepped(func(*args, **kwargs), mode)
+
+            return coroutine
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            with mode():
                 return func(*args, **kwargs)
 
         return wrapper
+
+
+def _stepped(inner: Any, mode: type[_GradMode]) -> Any:
+    """Run the generator (or an awaitable's iterator) `inner` in `mode` one step at a time.
+
+    Each resumption (send, throw, close) runs inside the mode; between steps,
+    while suspended, the caller's own mode applies.
+    """
+    method, arg = inner.send, None
+    while True:
+        try:
+            with mode():
+                response = method(arg)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            arg = yield response
+            method = inner.send
+        except GeneratorExit:
+            with mode():
+                inner.close()
+            raise
+        except BaseException as e:  # thrown in: delivered to the body, in the mode
+            method, arg = inner.throw, e
+
+
+class _Stepped:
+    """An awaitable running a coroutine in a grad mode only while its body runs."""
+
+    __slots__ = ("coroutine", "mode")
+
+    def __init__(self, coroutine: Any, mode: type[_GradMode]) -> None:
+        self.coroutine = coroutine
+        self.mode = mode
+
+    def __await__(self) -> Any:
+        return _stepped(self.coroutine.__await__(), self.mode)
 
 
 class no_grad(_GradMode):
@@ -180,6 +351,8 @@ class no_grad(_GradMode):
 
     Thread-local, like PyTorch's: other threads keep building graphs. Use it for
     parameter updates and evaluation, where a graph would only cost memory.
+    `@no_grad` and `@no_grad()` both decorate; see `_GradMode` for generators
+    and `async def` functions.
     """
 
     enabled = False
@@ -193,7 +366,7 @@ class enable_grad(_GradMode):
 
 def is_grad_enabled() -> bool:
     """Whether operations in this thread currently record their parents."""
-    return _state.grad_enabled
+    return bool(_state.grad_enabled)
 
 
 @contextmanager
