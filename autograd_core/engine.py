@@ -492,10 +492,43 @@ def _validated(name: str, rule: Callable) -> Callable:
         if m is FLOAT:
             what = f"primitive {name!r} output or derivative"
             return tuple(as_float(r, what) for r in result)
+        if m is VALUE:
+            _same_as_on_floats(name, rule, operands, result)
         return result
 
     checked.__wrapped__ = rule  # type: ignore[attr-defined]
     return checked
+
+
+def _same_as_on_floats(name: str, rule: Callable, operands: tuple, result: tuple) -> None:
+    """Refuse a rule that computes other numbers on Values than on floats.
+
+    Under `backward(create_graph=True)` a rule runs on Values. Its comparisons
+    `< <= > >=` read the data, as on floats, but `==` and `!=` on Values
+    compare identity (Values are graph nodes, kept in sets and dicts), so a
+    rule testing `x == 0` would silently give another derivative there.
+    """
+    floats = [x._data if x.__class__ is Value else x for x in operands]
+    try:
+        expected = rule(FLOAT, *floats)
+    except (ArithmeticError, ValueError, TypeError):
+        return  # the float call is checked where the node is built
+    for i, (got, want) in enumerate(zip(result, expected)):
+        g = got._data if got.__class__ is Value else got
+        try:
+            g, w = float(g), float(want)
+        except (TypeError, ValueError):
+            continue
+        if g == w or (g != g and w != w):
+            continue
+        what = "the output" if i == 0 else f"the derivative in operand {i - 1}"
+        raise ValueError(
+            f"primitive {name!r}: its rule gives {what} = {g!r} on Values "
+            f"(backward(create_graph=True)) but {w!r} on floats, at operands {floats!r}. "
+            "Does it compare operands with == or !=? On Values those compare identity, "
+            "not numbers. Write the test with < <= > >= instead, e.g. "
+            "m.where(m.abs(x - y) <= 0, a, b) for x == y, which means the same everywhere."
+        )
 
 
 # ---------------------------------------------------------------------------

@@ -430,7 +430,13 @@ MATH: dict[str, MathFn] = dict(
             _onnx_softplus,
             lambda sp, x: sp.log(1 + sp.exp(x)),
         ),
-        _entry("maximum", _maximum, _np_maximum, _onnx_maximum, lambda sp, a, b: sp.Max(a, b)),
+        _entry(
+            "maximum",
+            _maximum,
+            _np_maximum,
+            _onnx_maximum,
+            lambda sp, a, b: sp.Piecewise((a, a > b), (b, True)),  # b at a tie, as the rule
+        ),
         _entry(
             "logsumexp",
             _logsumexp,
