@@ -423,6 +423,13 @@ class Op:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"an op's name must be a non-empty str, got {describe(name)}")
+        for what, text in (("name", name), ("symbol", symbol)):
+            if isinstance(text, str) and "\x00" in text:
+                raise ValueError(
+                    f"an op's {what} must not contain NUL (\\x00), got {cut(repr(text))}: "
+                    "names end up in drawings, generated code and ONNX files, none of which "
+                    "can hold it"
+                )
         if not callable(rule):
             raise TypeError(f"op {name!r}: the rule must be callable, got {describe(rule)}")
         if arity is not None and (
