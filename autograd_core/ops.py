@@ -576,8 +576,10 @@ def _softplus_rule(m, x):
 
 
 def _maximum_rule(m, a, b):
-    # The gradient goes to the operand picked: b at a tie (as relu'(0) = 0).
-    return m.maximum(a, b), m.where(a > b, 1.0, 0.0), m.where(a > b, 0.0, 1.0)
+    # The gradient goes to the operand picked: b at a tie (as relu'(0) = 0). step(a - b)
+    # is 1 where a > b, else 0, and NaN when either is NaN: NaN gradients, never a quiet 0.
+    s = m.step(a - b)
+    return m.maximum(a, b), s, 1.0 - s
 
 
 def _logsumexp_rule(m, *zs):
