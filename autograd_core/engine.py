@@ -117,6 +117,12 @@ class Observer:
     def backward(self, node: Value, parent: Value, local: Any, contribution: Any) -> None:
         pass
 
+    def backward_edge(
+        self, node: Value, parent: Value, local: Any, upstream: Any, contribution: Any
+    ) -> None:
+        """`backward` with d root / d node given: `gradient_table` keeps it out of `.grad`."""
+        self.backward(node, parent, local, contribution)
+
 
 class _ThreadState(threading.local):
     # True or False, read per node under no_grad: a plain attribute. While a
@@ -1314,7 +1320,7 @@ def _table_pass(
         for parent, d in edges:
             contribution = d * upstream
             for w in watchers:
-                w.backward(node, parent, d, contribution)
+                w.backward_edge(node, parent, d, upstream, contribution)
             total = get(parent, 0.0) + contribution
             table[parent] = total
             if on_edge is not None:

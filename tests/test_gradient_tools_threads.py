@@ -189,3 +189,16 @@ def test_gradients_refuse_what_is_not_a_value() -> None:
         gradients(Value(1.0) * 2, [Value(1.0), 3.0])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="gradient_table"):
         gradient_table(2.0)  # type: ignore[arg-type]
+
+
+def test_anomaly_mode_sees_the_tables_upstream_gradient_not_grad() -> None:
+    from autograd_core.anomaly import AnomalyError, detect_anomaly
+
+    x = Value(0.0, "x")
+    s = x.sqrt()
+    s.grad = 7.0  # a stale .grad the message must not show
+    y = s * 0.0  # backward: d y / d s = 0, then inf * 0 = nan into x
+    with detect_anomaly(), pytest.raises(AnomalyError) as info:
+        gradients(y, [x])
+    assert "is nan = local derivative inf * upstream gradient 0.0" in str(info.value)
+    assert x.grad == 0.0 and s.grad == 7.0
