@@ -96,3 +96,9 @@ __all__ = [
     "to_digraph",
     "topological_order",
 ]
+
+# Gradients returned, never stored (issue 19), and the op table's stable functions.
+from autograd_core.engine import gradient_table, gradients  # noqa: E402
+from autograd_core.stable import log1p, logsumexp, maximum, softplus  # noqa: E402
+
+__all__ += ["gradient_table", "gradients", "log1p", "logsumexp", "maximum", "softplus"]

@@ -97,12 +97,17 @@ class _Checker(Observer):
             )
 
     def backward(self, node: Value, parent: Value, local: Any, contribution: Any) -> None:
+        self.backward_edge(node, parent, local, node.grad, contribution)
+
+    def backward_edge(
+        self, node: Value, parent: Value, local: Any, upstream: Any, contribution: Any
+    ) -> None:
         if _bad(contribution):
             into = f" {parent.label!r}" if parent.label else ""
             raise AnomalyError(
                 f"anomaly in the backward pass: the gradient sent by {_describe_op(node)} "
                 f"into its operand{into} (data {parent.data!r}) is {contribution!r} = local "
-                f"derivative {local!r} * upstream gradient {node.grad!r}; {_where(node)}"
+                f"derivative {local!r} * upstream gradient {upstream!r}; {_where(node)}"
             )
 
 

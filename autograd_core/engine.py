@@ -48,13 +48,16 @@ accumulate with `+=`, which is not atomic.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
+import sys
 import textwrap
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from autograd_core import ops, symbolic
@@ -114,13 +117,71 @@ class Observer:
     def backward(self, node: Value, parent: Value, local: Any, contribution: Any) -> None:
         pass
 
+    def backward_edge(
+        self, node: Value, parent: Value, local: Any, upstream: Any, contribution: Any
+    ) -> None:
+        """`backward` with d root / d node given: `gradient_table` keeps it out of `.grad`."""
+        self.backward(node, parent, local, contribution)
+
 
 class _ThreadState(threading.local):
-    grad_enabled: bool = True
+    # True or False, read per node under no_grad: a plain attribute. While a
+    # generator or coroutine has a block open it is `_DYNAMIC`, whose truth is
+    # worked out from the open blocks each time (see `_Dynamic`).
+    grad_enabled: Any = True
     observers: tuple[Observer, ...] = ()
 
     def __init__(self) -> None:
-        self.grad_stack: list[bool] = []  # what each open no_grad/enable_grad restores
+        # One entry per open no_grad/enable_grad: its mode, the frame that entered it,
+        # and whether that frame is a generator's or coroutine's (it may be suspended).
+        self.grad_stack: list[_GradEntry] = []
+        self.suspendable = 0  # entries made in generator or coroutine frames
+
+
+class _Dynamic:
+    """The grad mode while a generator's block is open: the innermost running block's.
+
+    A generator suspended inside `with no_grad()` keeps its entry, but while
+    it is suspended (its frame has no caller) the entry does not count, so the
+    mode does not leak into the code that resumed and left it.
+    """
+
+    def __bool__(self) -> bool:
+        best = None
+        for entry in reversed(_state.grad_stack):  # the newest first
+            if entry.suspendable and entry.frame.f_back is None:
+                continue  # a suspended generator's block: not in force now
+            if best is None:
+                best = entry
+            elif entry.suspendable and _calls(best.frame, entry.frame):
+                # A running generator's block opened before the block of a frame that
+                # (directly or not) resumed it: the generator's own block is the inner one.
+                best = entry
+        return best.enabled if best is not None else True
+
+    def __repr__(self) -> str:
+        return f"<grad mode now {bool(self)}>"
+
+
+_DYNAMIC = _Dynamic()
+
+
+def _refresh(st: _ThreadState) -> None:
+    stack = st.grad_stack
+    if st.suspendable:
+        st.grad_enabled = _DYNAMIC
+    else:
+        st.grad_enabled = stack[-1].enabled if stack else True
+
+
+def _calls(outer: FrameType, inner: FrameType) -> bool:
+    """Whether `outer` is among the frames that called `inner`."""
+    frame = inner.f_back
+    while frame is not None:
+        if frame is outer:
+            return True
+        frame = frame.f_back
+    return False
 
 
 _state = _ThreadState()
@@ -143,36 +204,152 @@ def _leave_slow(nodes: bool = True, watch: bool = False) -> None:
         _watch -= watch
 
 
+_SUSPENDABLE = (
+    inspect.CO_GENERATOR
+    | inspect.CO_COROUTINE
+    | inspect.CO_ASYNC_GENERATOR
+    | inspect.CO_ITERABLE_COROUTINE
+)
+
+
+class _GradEntry:
+    __slots__ = ("enabled", "frame", "suspendable")
+
+    def __init__(self, enabled: bool, frame: FrameType) -> None:
+        self.enabled = enabled
+        self.frame = frame
+        self.suspendable = bool(frame.f_code.co_flags & _SUSPENDABLE)
+
+
 class _GradMode:
     """Sets, for this thread, whether operations record their parents.
 
-    What an exit restores is kept per thread, so one instance (a module-level
-    `NO_GRAD = no_grad()`) may be entered by several threads, and re-entered.
+    Context manager and decorator, with or without parentheses (`@no_grad`,
+    `@no_grad()`). The open blocks are kept per thread, so one instance (a
+    module-level `NO_GRAD = no_grad()`) may be entered by several threads, and
+    re-entered. A decorated generator or `async def` function runs in the mode
+    while its body runs, and only then: not while it is suspended. A generator
+    suspended inside a `with` block does not leave the mode on in its caller.
     """
 
     enabled: bool
 
+    def __new__(cls, func: Callable | None = None) -> Any:
+        self = super().__new__(cls)
+        if func is None:
+            return self
+        if not callable(func):
+            raise TypeError(
+                f"{cls.__name__}() takes no argument (a context manager) or the function "
+                f"it decorates, got {describe(func)}"
+            )
+        return self(func)  # `@no_grad` without parentheses
+
     def __enter__(self) -> _GradMode:
         st = _state
-        st.grad_stack.append(st.grad_enabled)
-        st.grad_enabled = self.enabled
+        entry = _GradEntry(self.enabled, sys._getframe(1))
+        st.grad_stack.append(entry)
+        st.suspendable += entry.suspendable
+        _refresh(st)
         _enter_slow()
         return self
 
     def __exit__(self, *exc: object) -> None:
         st = _state
-        st.grad_enabled = st.grad_stack.pop()
+        stack = st.grad_stack
+        frame = sys._getframe(1)
+        # The block this frame opened last; else (ExitStack, manual calls) the innermost
+        # one that is not a suspended generator's.
+        index = next((i for i in range(len(stack) - 1, -1, -1) if stack[i].frame is frame), None)
+        if index is None:
+            index = next(
+                (
+                    i
+                    for i in range(len(stack) - 1, -1, -1)
+                    if not stack[i].suspendable or stack[i].frame.f_back is not None
+                ),
+                None,
+            )
+        if index is None:
+            raise RuntimeError(
+                f"{type(self).__name__}().__exit__() without a matching __enter__() in this "
+                "thread: use it as `with no_grad():` or as a decorator, or call __enter__() "
+                "before __exit__()"
+            )
+        entry = stack.pop(index)
+        st.suspendable -= entry.suspendable
+        _refresh(st)
         _leave_slow()
 
     def __call__(self, func: Callable) -> Callable:
         import functools
 
+        if not callable(func):
+            raise TypeError(f"{type(self).__name__}() decorates a function, got {describe(func)}")
+        mode = type(self)
+        if inspect.isasyncgenfunction(func):
+            raise TypeError(
+                f"{mode.__name__}() cannot decorate the async generator {func.__qualname__}: "
+                f"use `with {mode.__name__}():` inside it, around code without `await`/`yield`"
+            )
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def generator(*args: Any, **kwargs: Any) -> Any:
+                return (yield from _stepped(func(*args, **kwargs), mode))
+
+            return generator
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def coroutine(*args: Any, **kwargs: Any) -> Any:
+                return await _Stepped(func(*args, **kwargs), mode)
+
+            return coroutine
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            with mode():
                 return func(*args, **kwargs)
 
         return wrapper
+
+
+def _stepped(inner: Any, mode: type[_GradMode]) -> Any:
+    """Run the generator (or an awaitable's iterator) `inner` in `mode` one step at a time.
+
+    Each resumption (send, throw, close) runs inside the mode; between steps,
+    while suspended, the caller's own mode applies.
+    """
+    method, arg = inner.send, None
+    while True:
+        try:
+            with mode():
+                response = method(arg)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            arg = yield response
+            method = inner.send
+        except GeneratorExit:
+            with mode():
+                inner.close()
+            raise
+        except BaseException as e:  # thrown in: delivered to the body, in the mode
+            method, arg = inner.throw, e
+
+
+class _Stepped:
+    """An awaitable running a coroutine in a grad mode only while its body runs."""
+
+    __slots__ = ("coroutine", "mode")
+
+    def __init__(self, coroutine: Any, mode: type[_GradMode]) -> None:
+        self.coroutine = coroutine
+        self.mode = mode
+
+    def __await__(self) -> Any:
+        return _stepped(self.coroutine.__await__(), self.mode)
 
 
 class no_grad(_GradMode):
@@ -180,6 +357,8 @@ class no_grad(_GradMode):
 
     Thread-local, like PyTorch's: other threads keep building graphs. Use it for
     parameter updates and evaluation, where a graph would only cost memory.
+    `@no_grad` and `@no_grad()` both decorate; see `_GradMode` for generators
+    and `async def` functions.
     """
 
     enabled = False
@@ -193,7 +372,7 @@ class enable_grad(_GradMode):
 
 def is_grad_enabled() -> bool:
     """Whether operations in this thread currently record their parents."""
-    return _state.grad_enabled
+    return bool(_state.grad_enabled)
 
 
 @contextmanager
@@ -256,6 +435,13 @@ class Op:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"an op's name must be a non-empty str, got {describe(name)}")
+        for what, text in (("name", name), ("symbol", symbol)):
+            if isinstance(text, str) and "\x00" in text:
+                raise ValueError(
+                    f"an op's {what} must not contain NUL (\\x00), got {cut(repr(text))}: "
+                    "names end up in drawings, generated code and ONNX files, none of which "
+                    "can hold it"
+                )
         if not callable(rule):
             raise TypeError(f"op {name!r}: the rule must be callable, got {describe(rule)}")
         if arity is not None and (
@@ -332,10 +518,43 @@ def _validated(name: str, rule: Callable) -> Callable:
         if m is FLOAT:
             what = f"primitive {name!r} output or derivative"
             return tuple(as_float(r, what) for r in result)
+        if m is VALUE:
+            _same_as_on_floats(name, rule, operands, result)
         return result
 
     checked.__wrapped__ = rule  # type: ignore[attr-defined]
     return checked
+
+
+def _same_as_on_floats(name: str, rule: Callable, operands: tuple, result: tuple) -> None:
+    """Refuse a rule that computes other numbers on Values than on floats.
+
+    Under `backward(create_graph=True)` a rule runs on Values. Its comparisons
+    `< <= > >=` read the data, as on floats, but `==` and `!=` on Values
+    compare identity (Values are graph nodes, kept in sets and dicts), so a
+    rule testing `x == 0` would silently give another derivative there.
+    """
+    floats = [x._data if x.__class__ is Value else x for x in operands]
+    try:
+        expected = rule(FLOAT, *floats)
+    except (ArithmeticError, ValueError, TypeError):
+        return  # the float call is checked where the node is built
+    for i, (got, want) in enumerate(zip(result, expected)):
+        g = got._data if got.__class__ is Value else got
+        try:
+            g, w = float(g), float(want)
+        except (TypeError, ValueError):
+            continue
+        if g == w or (g != g and w != w):
+            continue
+        what = "the output" if i == 0 else f"the derivative in operand {i - 1}"
+        raise ValueError(
+            f"primitive {name!r}: its rule gives {what} = {g!r} on Values "
+            f"(backward(create_graph=True)) but {w!r} on floats, at operands {floats!r}. "
+            "Does it compare operands with == or !=? On Values those compare identity, "
+            "not numbers. Write the test with < <= > >= instead, e.g. "
+            "m.where(m.abs(x - y) <= 0, a, b) for x == y, which means the same everywhere."
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -1023,3 +1242,123 @@ def _value_fn(entry: ops.MathFn) -> Callable[..., Any] | None:
 
 
 VALUE = ops.namespace("Value", _value_fn)
+
+
+# ---------------------------------------------------------------------------
+# Gradients as a value, not a side effect: d root / d node into a table of the
+# caller's own, in the spirit of JAX's functional `grad`. No `.grad` and no
+# mark is written, so any number of threads may run it on one graph at once,
+# also while another thread runs backward() through graphs sharing its leaves.
+
+EdgeCallback = Callable[[Value, Value, Any, Any, Any, Any], None]
+
+
+def gradient_table(
+    root: Value,
+    gradient: Number | Value = 1.0,
+    *,
+    create_graph: bool = False,
+    on_edge: EdgeCallback | None = None,
+) -> dict[Value, Any]:
+    """d root / d node for every node behind `root` (leaves included), in a new dict.
+
+    The same numbers as `root.backward(gradient, create_graph)` on a graph
+    whose leaves start at grad 0, added in the same order (bitwise equal),
+    but nothing in the graph is written: no `.grad`, no walk marks. With
+    `create_graph=True` the gradients are Values (or floats where constant)
+    that can be differentiated again. `on_edge(node, parent, local, upstream,
+    contribution, parent_total)` is called for each edge in the order the
+    contributions are added (`parent_total` is the parent's gradient right
+    after). This thread's observers that watch the backward pass (anomaly
+    mode) see each edge too.
+    """
+    if root.__class__ is not Value:
+        raise TypeError(f"gradient_table() needs a Value as root, got {describe(root)}")
+    if gradient.__class__ is not Value:
+        gradient = as_float(gradient, "gradient_table(gradient=...)")
+        if create_graph:
+            gradient = Value(gradient)
+    elif not create_graph:
+        gradient = gradient._data
+    table: dict[Value, Any] = {root: gradient}
+    if root._op is None:
+        return table
+    order = walk((root,), leaves=False)
+    watchers = [o for o in _state.observers if o.wants_backward] if _watch else []
+    if create_graph:
+        for w in watchers:
+            w.phase = "backward"
+        try:
+            with enable_grad():
+                _table_pass(order, table, watchers, on_edge, True)
+        finally:
+            for w in watchers:
+                w.phase = "forward"
+    elif watchers or on_edge is not None:
+        _table_pass(order, table, watchers, on_edge, False)
+    else:
+        get = table.get
+        for node in reversed(order):
+            g = get(node, 0.0)
+            ga = node._ga
+            if ga.__class__ is tuple:  # n-ary: its Value operands are in `_b`
+                for p, d in zip(node._b, ga):
+                    table[p] = get(p, 0.0) + d * g
+            elif ga is not None:
+                p = node._a
+                table[p] = get(p, 0.0) + ga * g
+            gb = node._gb
+            if gb is not None:
+                p = node._b
+                table[p] = get(p, 0.0) + gb * g
+    return table
+
+
+def _table_pass(
+    order: list[Value],
+    table: dict[Value, Any],
+    watchers: Sequence[Observer],
+    on_edge: EdgeCallback | None,
+    create_graph: bool,
+) -> None:
+    """`gradient_table`'s loop with observers, a callback or differentiable gradients."""
+    get = table.get
+    for node in reversed(order):
+        upstream = get(node, 0.0)
+        if create_graph:  # the rule again, on Values: local derivatives with graphs
+            local = _rule_on_values(node._op, node.operands)  # type: ignore[arg-type]
+            edges = [(p, d) for p, d in zip(node.operands, local[1:]) if p.__class__ is Value]
+        else:
+            edges = list(node.parents)
+        for parent, d in edges:
+            contribution = d * upstream
+            for w in watchers:
+                w.backward_edge(node, parent, d, upstream, contribution)
+            total = get(parent, 0.0) + contribution
+            table[parent] = total
+            if on_edge is not None:
+                on_edge(node, parent, d, upstream, contribution, total)
+
+
+def gradients(
+    root: Value,
+    wrt: Iterable[Value],
+    gradient: Number | Value = 1.0,
+    *,
+    create_graph: bool = False,
+) -> list[Any]:
+    """d root / d w for each w in `wrt` (0.0 where root does not depend on w).
+
+    Like JAX's `grad`: the gradients are returned, never stored. No `.grad`
+    is read or written, so this is safe beside training on the same weights
+    in another thread. See `gradient_table` for the numbers and `create_graph`.
+    """
+    wrt = list(wrt)
+    for i, w in enumerate(wrt):
+        if w.__class__ is not Value:
+            raise TypeError(f"gradients(): wrt[{i}] must be a Value, got {describe(w)}")
+    table = gradient_table(root, gradient, create_graph=create_graph)
+    return [table.get(w, 0.0) for w in wrt]
+
+
+__all__ += ["gradient_table", "gradients"]

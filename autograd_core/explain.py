@@ -10,8 +10,9 @@ order `backward()` applies them. `draw_explained` puts the contributions on
 the edges of the drawing.
 
 Nothing here knows a derivative: local gradients are read from the nodes, and
-the gradients shown are those of a real `backward()` (recorded through the
-engine's anomaly hook, with every `.grad` it touched restored afterwards).
+the gradients shown are those `backward()` computes, in its order, recorded
+by the engine's `gradient_table` into a table of its own (no `.grad` is read
+or written, so explaining is safe beside training on the same weights).
 Paths are counted by dynamic programming before any is listed, so a graph
 with astronomically many paths gets the per-node summary instead.
 """
@@ -111,35 +112,25 @@ class Step:
     parent_grad: float  # the parent's gradient right after this step
 
 
-class _Recorder(engine.Observer):
-    """An observer of the engine that watches each edge of a real backward()."""
-
-    wants_backward = True
-
-    def __init__(self) -> None:
-        self.steps: list[Step] = []
-
-    def backward(self, node: Value, parent: Value, local: float, contribution: float) -> None:
-        self.steps.append(
-            Step(node, parent, local, node.grad, contribution, parent.grad + contribution)
-        )
-
-
 def _check_value(x: object, what: str) -> None:
     if not isinstance(x, Value):
         raise TypeError(f"{what} must be a Value, got {describe(x)}")
 
 
 def _record(output: Value, order: list[Value]) -> tuple[list[Step], dict[Value, float]]:
-    """Run output.backward(), recording every edge; return the steps and final grads.
+    """The backward pass from `output`, every edge recorded; the steps and final grads.
 
-    Every node's `.grad` is restored afterwards, so explaining has no side effects.
+    The engine's `gradient_table` computes the same numbers as `backward()`, in
+    its order, into a table of its own: no `.grad` is read or written, so
+    explaining has no side effects and threads may explain one graph at once.
     """
-    recorder = _Recorder()
-    with engine._scratch_grads(order), engine.observing(recorder):
-        output.backward()
-        grads = {node: node.grad for node in order}
-    return recorder.steps, grads
+    steps: list[Step] = []
+
+    def on_edge(node: Value, parent: Value, local: Any, up: Any, contribution: Any, total: Any):
+        steps.append(Step(node, parent, local, up, contribution, total))
+
+    table = engine.gradient_table(output, on_edge=on_edge)
+    return steps, {node: table.get(node, 0.0) for node in order}
 
 
 @dataclass

@@ -6,7 +6,8 @@ the second derivative, `hessian(f)` the matrix of them, `hvp` a Hessian-vector
 product (what Newton's method and its cheaper cousins need).
 
 The functions here differentiate nothing themselves: they build input nodes,
-call `f`, and run the engine's `backward()`. They live apart from the engine
+call `f`, and ask the engine's `gradients()` (a backward pass into a table of
+its own). They live apart from the engine
 because they are a different way in (functions of floats, no `.grad` to read
 or reset), not a different way of computing.
 
@@ -16,8 +17,8 @@ inside another transformation (an outer `grad` evaluating `f`), it runs
 `backward(create_graph=True)` and returns Values whose graphs lead back to its
 arguments, so the outer transformation can differentiate them again. Each
 differentiated argument gets an input node of its own, so `f(x, x)` still has
-separate derivatives in its two arguments, as in JAX. No call leaves a trace in
-any node's `.grad`: every gradient the backward pass touches is restored.
+separate derivatives in its two arguments, as in JAX. No call reads or writes
+any node's `.grad`, so these run safely beside training on the same weights.
 """
 
 from __future__ import annotations
@@ -28,13 +29,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from autograd_core.engine import (
-    Value,
-    _scratch_grads,
-    enable_grad,
-    primitive,
-    topological_order,
-)
+from autograd_core.engine import Value, enable_grad, gradients, primitive
 from autograd_core.errors import describe
 
 __all__ = ["grad", "hessian", "hvp", "value_and_grad"]
@@ -128,17 +123,14 @@ def _inputs(args: tuple, argnums: tuple[int, ...]) -> tuple[list, list[Value]]:
 
 
 def _differentiate(y: Any, wrt: Sequence[Value], create_graph: bool) -> list:
-    """d y / d w for each w in `wrt`, by one `backward()` whose side effects are undone.
+    """d y / d w for each w in `wrt`, from the engine's `gradients` (no `.grad` is touched).
 
     With `create_graph` the derivatives are Values (or floats where they are
     constants); otherwise floats.
     """
     if y.__class__ is not Value:  # a constant: every derivative is 0
         return [0.0] * len(wrt)
-    # Leaves accumulate: start them (and any wrt that y does not reach) at 0.
-    with _scratch_grads([*topological_order(y), *wrt]):
-        y.backward(create_graph=create_graph)
-        result = [w.grad for w in wrt]
+    result = gradients(y, wrt, create_graph=create_graph)
     if create_graph:
         return result
     return [float(g) for g in result]

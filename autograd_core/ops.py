@@ -139,6 +139,55 @@ def _sign(x: float) -> float:
     return 1.0 if x > 0 else (-1.0 if x < 0 else (0.0 if x == 0 else x))
 
 
+def _log1p(x: float) -> float:
+    """log(1 + x), exact to the last bits for tiny x (where 1 + x would round)."""
+    if not x > -1.0:
+        if x != x:
+            return x  # NaN in, NaN out
+        raise ValueError(f"log1p needs x > -1, got {x!r}")
+    return math.log1p(x)
+
+
+def _softplus(x: float) -> float:
+    """log(1 + e^x) without overflow or cancellation: x + log1p(e^-x) for x > 0."""
+    if x > 0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))  # x <= 0 (NaN stays NaN, -inf gives 0)
+
+
+def _maximum(a: float, b: float) -> float:
+    """The larger of a and b; b at a tie; NaN if either is NaN."""
+    if b != b:
+        return b
+    return b if a <= b else a
+
+
+def _logsumexp(*zs: float) -> float:
+    """log(sum(e^z)) as m + log1p(sum of e^(z - m) over all but one largest z, m).
+
+    Every exp sees a number <= 0, and the 1 of the largest term is never added
+    and taken away again, so log(1 + 1e-9) keeps its digits. Terms are added
+    in order (as the NumPy and ONNX forms do). NaN anywhere gives NaN.
+    """
+    if not zs:
+        raise ValueError("logsumexp needs at least one number")
+    m = zs[0]
+    for z in zs:
+        if z != z:
+            return z
+        if z > m:
+            m = z
+    if m == math.inf or m == -math.inf:
+        return m  # an infinite logit wins; all -inf: the sum is 0
+    rest, skipped = 0.0, False
+    for z in zs:
+        if z == m and not skipped:
+            skipped = True
+            continue
+        rest += math.exp(z - m)
+    return m + math.log1p(rest)
+
+
 def _finite_only(name: str, f: Callable[[float], float]) -> Callable[[float], float]:
     def checked(x: float) -> float:
         try:
@@ -209,6 +258,76 @@ def _onnx_dot(g: Any, ws: Sequence[Any], xs: Sequence[Any], b: Any) -> Any:
     for w, x in zip(ws, xs):
         total = g.node("Add", total, g.node("Mul", w, x))
     return total
+
+
+def _np_maximum(np: Any, a: Any, b: Any) -> Any:
+    return np.where(b != b, b, np.where(a <= b, b, a))
+
+
+def _np_logsumexp(np: Any, *zs: Any) -> Any:
+    m = zs[0]
+    for z in zs[1:]:
+        m = np.where(z > m, z, m)
+    nan = zs[0] != zs[0]
+    for z in zs[1:]:
+        nan = nan | (z != z)
+    infinite = np.isinf(m)
+    shift = np.where(infinite, 0.0, m)
+    rest = 0.0
+    skipped = np.zeros(np.shape(m), dtype=bool)
+    for z in zs:
+        first = (z == m) & ~skipped
+        skipped = skipped | first
+        rest = rest + np.where(first, 0.0, np.exp(z - shift))
+    out = np.where(infinite, m, m + np.log1p(rest))
+    return np.where(nan, np.nan, out)
+
+
+def _onnx_log1p(g: Any, x: Any) -> Any:
+    # ONNX has no Log1p: log(u) * x / (u - 1) with u = 1 + x rounded is exact to a
+    # few ulps (the rounding of u cancels); x itself where u rounds to 1; log(u)
+    # for huge x, where x / (u - 1) would be inf / inf.
+    u = g.node("Add", g.const(1.0), x)
+    um1 = g.node("Sub", u, g.const(1.0))
+    ratio = g.node("Div", g.node("Mul", g.node("Log", u), x), um1)
+    big = g.node("Where", g.node("Greater", x, g.const(1e15)), g.node("Log", u), ratio)
+    return g.node("Where", g.node("Equal", um1, g.const(0.0)), x, big)
+
+
+def _onnx_softplus(g: Any, x: Any) -> Any:
+    tail = _onnx_log1p(g, g.node("Exp", g.node("Neg", g.node("Abs", x))))
+    return g.node("Add", g.node("Relu", x), tail)
+
+
+def _onnx_maximum(g: Any, a: Any, b: Any) -> Any:
+    larger = g.node("Where", g.node("LessOrEqual", a, b), b, a)
+    return g.node("Where", g.node("Equal", b, b), larger, b)
+
+
+def _onnx_logsumexp(g: Any, *zs: Any) -> Any:
+    m = zs[0]
+    for z in zs[1:]:
+        m = g.node("Where", g.node("Greater", z, m), z, m)
+    finite = g.node("Equal", g.node("Sub", m, m), g.const(0.0))  # false for inf and NaN
+    shift = g.node("Where", finite, m, g.const(0.0))
+    rest: Any = g.const(0.0)
+    skipped: Any = None
+    for z in zs:
+        is_max = g.node("Equal", z, m)
+        if skipped is None:
+            first = skipped = is_max
+        else:
+            not_skipped = g.node("Not", skipped)
+            first = g.node("And", is_max, not_skipped)
+            # skipped or first, as Not(And(Not, Not)): And and Not are the boolean ops at hand
+            skipped = g.node("Not", g.node("And", g.node("Not", first), not_skipped))
+        term = g.node("Where", first, g.const(0.0), g.node("Exp", g.node("Sub", z, shift)))
+        rest = g.node("Add", rest, term)
+    out = g.node("Add", m, _onnx_log1p(g, rest))
+    nan = g.const(math.nan)
+    for z in zs:  # NaN anywhere gives NaN, as the float form does
+        out = g.node("Where", g.node("Equal", z, z), out, nan)
+    return g.node("Where", finite, out, g.node("Where", g.node("Equal", m, m), m, nan))
 
 
 def _onnx_unary(op_type: str) -> Callable[..., Any]:
@@ -298,6 +417,34 @@ MATH: dict[str, MathFn] = dict(
             _np_dot,
             _onnx_dot,
             lambda sp, ws, xs, b: b + sum(w * x for w, x in zip(ws, xs)),
+        ),
+        _entry(
+            "log1p",
+            _log1p,
+            lambda np, x: np.log1p(x),
+            _onnx_log1p,
+            lambda sp, x: sp.log(1 + x),
+        ),
+        _entry(
+            "softplus",
+            _softplus,
+            lambda np, x: np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))),
+            _onnx_softplus,
+            lambda sp, x: sp.log(1 + sp.exp(x)),
+        ),
+        _entry(
+            "maximum",
+            _maximum,
+            _np_maximum,
+            _onnx_maximum,
+            lambda sp, a, b: sp.Piecewise((a, a > b), (b, True)),  # b at a tie, as the rule
+        ),
+        _entry(
+            "logsumexp",
+            _logsumexp,
+            _np_logsumexp,
+            _onnx_logsumexp,
+            lambda sp, *zs: sp.log(sum(sp.exp(z) for z in zs)),
         ),
         _entry(
             "where",
@@ -420,6 +567,27 @@ def _sin_rule(m, x):
 
 def _cos_rule(m, x):
     return m.cos(x), -m.sin(x)
+
+
+def _log1p_rule(m, x):
+    return m.log1p(x), m.div(1.0, x + 1.0)  # d/dx log(1 + x) = 1 / (1 + x)
+
+
+def _softplus_rule(m, x):
+    return m.softplus(x), m.sigmoid(x)  # d/dx log(1 + e^x) = sigmoid(x)
+
+
+def _maximum_rule(m, a, b):
+    # The gradient goes to the operand picked: b at a tie (as relu'(0) = 0). step(a - b)
+    # is 1 where a > b, else 0, and NaN when either is NaN: NaN gradients, never a quiet 0.
+    s = m.step(a - b)
+    return m.maximum(a, b), s, 1.0 - s
+
+
+def _logsumexp_rule(m, *zs):
+    # d/dz_i log(sum_j e^z_j) = e^z_i / sum_j e^z_j = e^(z_i - out): the softmax.
+    out = m.logsumexp(*zs)
+    return (out, *[m.exp(z - out) for z in zs])
 
 
 def _linear_rule(m, *operands):
@@ -559,4 +727,8 @@ PRIMITIVES: tuple[Primitive, ...] = (
     Primitive("sin", _sin_rule, 1, None, "sin", "sin", (_ANY,)),
     Primitive("cos", _cos_rule, 1, None, "cos", "cos", (_ANY,)),
     Primitive("linear", _linear_rule, None, "w·x+b", None, "dot", (_ANY, _ANY, _ANY)),
+    Primitive("log1p", _log1p_rule, 1, None, None, "log1p", (_POSITIVE,)),
+    Primitive("softplus", _softplus_rule, 1, None, None, "softplus", (_ANY,)),
+    Primitive("maximum", _maximum_rule, 2, "max", None, "maximum", (_ANY, _ANY)),
+    Primitive("logsumexp", _logsumexp_rule, None, "logsumexp", None, "logsumexp", (_ANY,) * 3),
 )

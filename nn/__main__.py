@@ -392,7 +392,7 @@ def _run_options(t: argparse.ArgumentParser) -> None:
         "--compiled",
         action="store_true",
         help="trace the full-batch loss once and replay it as float code each step: the "
-        "same losses, several times faster (full batch only; not with softmax-ce)",
+        "same losses, several times faster (full batch only)",
     )
     t.add_argument(
         "--batched",
@@ -514,11 +514,6 @@ def _check_run_options(args: argparse.Namespace) -> None:
         raise UsageError("give --compiled or --batched, not both")
     if args.compiled and args.batch_size is not None:
         raise UsageError("--compiled trains on the full batch: drop --batch-size or --compiled")
-    if args.compiled and args.loss == "softmax-ce":
-        raise UsageError(
-            "--compiled cannot trace softmax-ce (it picks the largest logit, a data-dependent "
-            "branch): drop --compiled"
-        )
     if not args.out:
         raise UsageError("--out is empty: give a folder for the output files (default: out)")
     try:

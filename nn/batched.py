@@ -8,10 +8,11 @@ with the target as a Value, and the checks run once on the whole data:
 
 - hinge: relu(1 - y*s); mse: mean over outputs of (p - t)**2; sse: 0.5 * sum
   over outputs of (t - p)**2 (times B afterwards: sse is a sum, not a mean);
-  bce: -(y*log p + (1-y)*log(1-p)); bce-logits: the stable form of
-  `nn.losses`; softmax-ce: log_sum_exp(z) - sum_j onehot_j * z_j, with the
-  class index turned into a one-hot row, and the max inside log_sum_exp
-  taken with `maximum`, a primitive whose rule decides elementwise.
+  bce: -(y*log p + (1-y)*log(1-p)); bce-logits and softmax-ce: the stable
+  formulas of `nn.losses` (`bce_with_logits_term`, `softmax_ce_term`), the
+  latter with z_k = sum_j onehot_j * z_j, the class index turned into a
+  one-hot row; both are built on op-table primitives (softplus, logsumexp)
+  whose rules decide elementwise, so they trace and batch.
 - The L2 term l2 * sum(p*p) depends on the parameters only: it is added once
   per step, outside the mean over examples, as `train_step` adds it.
 
@@ -27,29 +28,13 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from autograd_core.engine import Value, primitive
+from autograd_core.engine import OPS, Value
 from autograd_core.errors import as_float, describe, is_number
-from nn.losses import LOSSES
+from nn.losses import LOSSES, bce_with_logits_term, softmax_ce_term
 
 __all__ = ["BatchedTrainer", "maximum", "per_example_loss"]
 
-
-@primitive("maximum", arity=2)
-def maximum(m: Any, a: Any, b: Any) -> tuple:
-    """max(a, b) as one node whose rule decides elementwise (no `if`): traceable, batchable.
-
-    s = step(a - b) is 1 where a > b, else 0; the output is exactly a or b
-    (for finite numbers) and the gradient goes to the one picked.
-    """
-    s = m.step(a - b)
-    return s * a + (1.0 - s) * b, s, 1.0 - s
-
-
-def _log_sum_exp(zs: Sequence[Value]) -> Value:
-    peak = zs[0]
-    for z in zs[1:]:
-        peak = maximum(peak, z)
-    return sum((z - peak).exp() for z in zs).log() + peak
+maximum = OPS["maximum"]  # max(a, b) as one node: now a primitive of the op table
 
 
 def _outputs(p: Any) -> list:
@@ -73,12 +58,12 @@ def per_example_loss(name: str) -> Callable[[Any, Any], Value]:
         return -(y * p.log() + (1 - y) * (1 - p).log())
 
     def bce_logits(z: Any, y: Any) -> Value:
-        return z.relu() - z * y + (1 + (-abs(z)).exp()).log()
+        return bce_with_logits_term(z, y)
 
     def softmax_ce(zs: Any, onehot: Any) -> Value:
         zs = _outputs(zs)
         picked = sum((t * z for t, z in zip(onehot, zs)), 0.0)
-        return _log_sum_exp(zs) - picked
+        return softmax_ce_term(zs, picked)
 
     table = {
         "hinge": hinge,

@@ -2,8 +2,9 @@
 
 No loss here has a derivative of its own: each is a formula over engine ops,
 so its gradient comes from the engine's op rules and nothing else. The
-numerically careful ones (cross-entropy from logits, softmax) are careful in
-the formula: they rearrange it so that no intermediate overflows.
+numerically careful ones (cross-entropy from logits, softmax) are written
+with the op table's stable primitives `softplus` and `logsumexp`, so that no
+intermediate overflows and no digits cancel.
 
 Every loss takes predictions (a Value or number, or a list of them, one per
 example) and targets of the same length, and returns one Value. Means are
@@ -20,15 +21,18 @@ from typing import Any
 
 from autograd_core.engine import Value, linear
 from autograd_core.errors import as_float, describe, is_number
+from autograd_core.stable import logsumexp, softplus
 
 __all__ = [
     "LOSSES",
     "binary_cross_entropy",
+    "bce_with_logits_term",
     "binary_cross_entropy_with_logits",
     "hinge",
     "l2_penalty",
     "log_sum_exp",
     "mse",
+    "softmax_ce_term",
     "softmax_cross_entropy",
     "sse",
 ]
@@ -158,12 +162,23 @@ def binary_cross_entropy(probabilities: Any, targets: Any) -> Value:
     return _mean(terms)
 
 
-def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Value:
-    """Cross-entropy of sigmoid(z) against y in [0, 1], stable for any logit z.
+def bce_with_logits_term(z: Any, y: Any) -> Value:
+    """One example's loss: (1 - y) * softplus(z) + y * softplus(-z).
 
-    Written as max(z, 0) - z*y + log(1 + exp(-|z|)): the same function as
-    -y*log(sigmoid(z)) - (1-y)*log(1 - sigmoid(z)), but exp only ever sees a
-    number <= 0, so it cannot overflow, and log's argument stays in [1, 2].
+    The same function as -y*log(sigmoid(z)) - (1-y)*log(1 - sigmoid(z)) and as
+    max(z, 0) - z*y + log(1 + e^-|z|), but both terms are >= 0, so nothing
+    cancels (z = 40, y = 1 gives 4.25e-18, not 0), and softplus is one smooth
+    primitive: the derivative is sigmoid(z) - y everywhere, 0.5 - y at z = 0
+    (no relu or abs kink). `nn.batched` uses it with y a Value.
+    """
+    return (1 - y) * softplus(z) + y * softplus(-z)
+
+
+def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Value:
+    """Cross-entropy of sigmoid(z) against y in [0, 1], stable and accurate for any logit z.
+
+    Each term is `bce_with_logits_term`: (1 - y) * softplus(z) + y * softplus(-z),
+    with `softplus` a primitive of the op table (derivative: the sigmoid).
     """
     terms = []
     for z, y in _pairs(logits, targets, "binary_cross_entropy_with_logits"):
@@ -171,7 +186,7 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Value:
             raise ValueError(
                 f"binary_cross_entropy_with_logits targets must be in [0, 1], got {y!r}"
             )
-        terms.append(z.relu() - z * y + (1 + (-abs(z)).exp()).log())
+        terms.append(bce_with_logits_term(z, y))
     return _mean(terms)
 
 
@@ -180,17 +195,26 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Value:
 
 
 def log_sum_exp(logits: Sequence[Scalar]) -> Value:
-    """log(sum(exp(z_i))) computed as m + log(sum(exp(z_i - m))), m the largest z_i.
+    """log(sum(exp(z_i))): the op table's `logsumexp`, whose derivative is the softmax.
 
-    Every exp then sees a number <= 0: no overflow, and the largest term is
-    exactly 1, so the log never sees 0. The gradient through m cancels, as it
-    must, because the result does not depend on the choice of m.
+    One node: it shifts by the largest z_i inside its rule (every exp sees a
+    number <= 0, so nothing overflows) and never adds and removes that term's 1.
     """
-    zs = [z if isinstance(z, Value) else Value(z) for z in logits]
+    zs = list(logits)
     if not zs:
         raise ValueError("log_sum_exp needs at least one logit")
-    m = max(zs)  # a node, picked by data; the gradient flows through it
-    return sum((z - m).exp() for z in zs).log() + m
+    return logsumexp(zs)
+
+
+def softmax_ce_term(zs: Sequence[Any], picked: Any) -> Value:
+    """One example's -log(softmax(z)[k]), `picked` being z_k: logsumexp(z - z_k).
+
+    Shifting by the target logit, not adding the max back and subtracting z_k,
+    keeps the digits: for logits [M, M-1, M-2.5] with M = 1e12 the loss is
+    log(1 + e^-1 + e^-2.5), not (M + 0.37) - M. `nn.batched` uses it with z_k
+    picked by a one-hot row of Values.
+    """
+    return logsumexp([z - picked for z in zs])
 
 
 def _is_index(k: object) -> bool:
@@ -199,7 +223,7 @@ def _is_index(k: object) -> bool:
 
 
 def softmax_cross_entropy(logits: Any, targets: Any) -> Value:
-    """Mean of -log(softmax(z)[target]) = log_sum_exp(z) - z[target], one class index per example.
+    """Mean of -log(softmax(z)[target]) = logsumexp(z - z[target]), one class index per example.
 
     `logits` is one list of Values (one example) or a list of such lists;
     `targets` the class index (an int in range) or a list of them.
@@ -226,7 +250,7 @@ def softmax_cross_entropy(logits: Any, targets: Any) -> Value:
                 f"softmax_cross_entropy targets must be class indices 0..{len(zs) - 1}, "
                 f"got {describe(k)}"
             )
-        terms.append(log_sum_exp(zs) - zs[k])
+        terms.append(softmax_ce_term(zs, zs[k]))
     return _mean(terms)
 
 

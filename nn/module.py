@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import os
 import stat
 from collections.abc import Iterable, Mapping
@@ -73,7 +74,10 @@ class Module:
             raise TypeError(
                 f"load_state_dict needs a mapping of names to numbers, got {describe(state)}"
             )
-        named = self.named_parameters()
+        self._load_named(self.named_parameters(), state)
+
+    def _load_named(self, named: list[tuple[str, Value]], state: Mapping[str, Any]) -> None:
+        """`load_state_dict` with `named_parameters()` already at hand (computed once)."""
         expected = [name for name, _ in named]
         missing = [n for n in expected if n not in state]
         known = set(expected)  # one set, so the check is linear in the number of parameters
@@ -87,7 +91,11 @@ class Module:
             raise ValueError(
                 f"state does not match this {type(self).__name__}'s parameters: " + ", ".join(parts)
             )
-        values = [_finite_number(state[name], name) for name in expected]
+        values = [state[name] for name in expected]
+        for i, v in enumerate(values):
+            # The common case, a finite float, without a call (v - v is NaN for inf and NaN).
+            if v.__class__ is not float or v - v != 0.0:
+                values[i] = _finite_number(v, expected[i])
         for (_, p), v in zip(named, values):
             p.data = v
 
@@ -126,12 +134,11 @@ class Module:
         arch, params = document.get("architecture"), document["parameters"]
         mine = self.architecture()
         if "architecture" in document and arch != mine:
-            raise ValueError(
-                f"{path} holds a different architecture: file {json.dumps(arch)}, "
-                f"model {json.dumps(mine)}"
-            )
+            raise ValueError(_architecture_mismatch(path, arch, mine, len(params), len(named)))
+        if not isinstance(params, Mapping):
+            raise ValueError(f"{path}: the parameters are not an object")
         try:
-            self.load_state_dict(params)
+            self._load_named(named, params)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: {e}") from None
 
@@ -156,6 +163,45 @@ def _finite_number(x: object, name: str) -> float:
     return v
 
 
+def _shown(x: object) -> str:
+    return cut(json.dumps(x) if isinstance(x, (str, int, float, bool)) else repr(x), 24)
+
+
+def _first_difference(arch: object, mine: dict[str, Any]) -> str:
+    """The first field where a file's architecture differs from the model's, in a few words."""
+    if not isinstance(arch, dict):
+        return f"the file's architecture is not an object but {cut(type(arch).__name__, 24)}"
+    for key in [*mine, *(k for k in arch if k not in mine)]:
+        if key not in arch:
+            return f"the file has no {_shown(key)}"
+        if key not in mine:
+            return f"the file has an extra field {_shown(key)}"
+        a, b = arch[key], mine[key]
+        if a == b:
+            continue
+        if isinstance(a, list) and isinstance(b, list):
+            for i, (x, y) in enumerate(zip(a, b)):
+                if x != y:
+                    return (
+                        f"{key}[{i}] is {_shown(x)} in the file, {_shown(y)} in the model "
+                        f"({len(a)} vs {len(b)} entries)"
+                    )
+            return f"{key} has {len(a)} entries in the file, {len(b)} in the model"
+        return f"{key} is {_shown(a)} in the file, {_shown(b)} in the model"
+    return "the fields differ"  # not reached: the dicts differ
+
+
+def _architecture_mismatch(
+    path: Path, arch: object, mine: dict[str, Any], n_file: object, n_model: int
+) -> str:
+    """A short refusal of a file written by another architecture: first difference, counts."""
+    return (
+        f"{cut(str(path), 80)} holds a different architecture: "
+        f"{_first_difference(arch, mine)}; "
+        f"{n_file} parameters in the file, {n_model} in this {mine.get('type', 'model')}"
+    )
+
+
 def weights_file_cap(names: Iterable[str]) -> int:
     """Largest weights file `Module.load` reads for parameters with these names, in bytes.
 
@@ -165,6 +211,18 @@ def weights_file_cap(names: Iterable[str]) -> int:
     of megabytes is refused before it is read.
     """
     return HEADER_BYTES + sum(len(name) + BYTES_PER_PARAMETER for name in names)
+
+
+def check_max_bytes(max_bytes: object, who: str) -> int:
+    """`max_bytes` if it is a positive int (a TypeError or ValueError naming `who` if not)."""
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral):
+        raise TypeError(
+            f"{who}: max_bytes must be an int, the largest file to read in bytes, "
+            f"got {describe(max_bytes)}"
+        )
+    if max_bytes < 1:
+        raise ValueError(f"{who}: max_bytes must be a positive number of bytes, got {max_bytes!r}")
+    return int(max_bytes)
 
 
 def read_weights_file(path: str | os.PathLike, max_bytes: int) -> dict[str, Any]:
@@ -177,6 +235,7 @@ def read_weights_file(path: str | os.PathLike, max_bytes: int) -> dict[str, Any]
     missing parameters object and a failed checksum.
     """
     path = Path(path)
+    check_max_bytes(max_bytes, "read_weights_file()")
     document = _parse_weights(path, _read_capped(path, max_bytes))
     _check_checksum(path, document)
     return document
@@ -199,27 +258,26 @@ def _read_capped(path: Path, max_bytes: int) -> bytes:
                     f"{path} is {info.st_size} bytes, more than the {max_bytes} bytes a weights "
                     "file for this model can take: refusing to read it"
                 )
-            chunks = []
-            size = 0
-            while size <= max_bytes:
-                chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
+            # One buffer of the file's size (+1 to see it grow), not chunks joined: a
+            # large file is held once, not twice.
+            with open(fd, "rb", buffering=0, closefd=False) as f:
+                data = f.read(info.st_size + 1)
+                if len(data) > info.st_size:  # it grew: read on, to the cap
+                    data += f.read(max_bytes + 1 - len(data))
         finally:
             os.close(fd)
     except OSError as e:
         raise OSError(f"cannot read weights file {str(path)!r}: {e.strerror or e}") from None
-    if size > max_bytes:
+    if len(data) > max_bytes:
         raise ValueError(f"{path} grew past {max_bytes} bytes while read: refusing it")
-    return b"".join(chunks)
+    return data
 
 
 def _parse_weights(path: Path, data: bytes) -> dict[str, Any]:
     """The JSON document, checked to be a weights file of this version with parameters."""
     try:
-        document = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        # Bytes straight to json (UTF-8 checked there): no decoded copy of a large file.
+        document = json.loads(data, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as e:
         raise ValueError(f"{path} is not a valid weights file (damaged JSON: {e})") from None
     except RecursionError:

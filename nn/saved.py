@@ -21,12 +21,15 @@ from typing import Any
 
 from autograd_core.errors import cut
 from nn.layers import ACTIVATIONS, MLP, Layer, Neuron
-from nn.module import Module, read_weights_file
+from nn.module import Module, check_max_bytes, read_weights_file
 
 __all__ = ["MAX_LOAD_BYTES", "load", "parameter_count"]
 
-MAX_LOAD_BYTES = 64 * 1024 * 1024
-"""`load` refuses larger files: about 1.5 million parameters as `save` writes them."""
+MAX_LOAD_BYTES = 16 * 1024 * 1024
+"""`load` refuses larger files unless given `max_bytes`: about 300,000 parameters as `save`
+writes them (MLP(2, [540, 540, 1]) is 15.7 MB). Such a file loads in seconds: measured
+5.9 s and 235 MB peak on a busy 2-core machine (bench/bench_load_cap.py). The earlier
+64 MiB cap let in files that took a minute and 870 MB; `max_bytes` still opens that door."""
 
 
 def _size(arch: dict[str, Any], key: str) -> int:
@@ -99,8 +102,10 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_LOAD_BYTES) -> Mo
     architecture (files written before it was stored: build the model and
     call `model.load(path)`), an unknown model type, sizes that do not match
     the parameters, or any refusal of `Module.load`. Files larger than
-    `max_bytes` are refused before they are read.
+    `max_bytes` (a positive int: a TypeError or ValueError otherwise; default
+    16 MiB, about 300,000 parameters) are refused before they are read.
     """
+    check_max_bytes(max_bytes, "nn.load()")
     path = Path(path)
     document = read_weights_file(path, max_bytes)
     if "architecture" not in document:
@@ -124,7 +129,7 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_LOAD_BYTES) -> Mo
     if model.architecture() != arch:
         raise ValueError(f"{path}: cannot rebuild the model: unexpected architecture fields")
     try:
-        model.load_state_dict(params)
+        model._load_named(model.named_parameters(), params)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: {e}") from None
     return model

@@ -421,9 +421,21 @@ def test_nn_train_compiled_refuses_what_it_cannot_do():
     X, y = moons(10, seed=0)
     with pytest.raises(ValueError, match="full batch only"):
         train(MLP(2, [4, 1]), X, y, steps=2, batch_size=4, compiled=True)
-    # softmax-ce picks the largest logit: a comparison, refused with the place it was made.
-    with pytest.raises(TracingError, match="losses.py"):
-        train(MLP(2, [4, 2]), X, y, loss="softmax-ce", steps=2, compiled=True)
+
+
+def test_nn_train_compiled_softmax_ce_gives_the_ordinary_losses():
+    # softmax-ce is a logsumexp primitive now, no Python max(): it traces (issue 19 item 9).
+    from nn.data import moons
+    from nn.layers import MLP
+    from nn.train import train
+
+    X, y = moons(20, seed=1)
+    runs = []
+    for compiled in (False, True):
+        model = MLP(2, [4, 2], seed=5)
+        history = train(model, X, y, loss="softmax-ce", steps=3, compiled=compiled)
+        runs.append((history.loss, [p.data for p in model.parameters()]))
+    assert runs[0] == runs[1] and len(runs[0][0]) == 3
 
 
 def test_where_two_nodes_fail_the_replay_raises_one_of_their_errors():

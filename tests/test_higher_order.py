@@ -31,6 +31,9 @@ X, Y = sympy.symbols("x y", real=True)
 # engine Values and as sympy expressions.
 coords = st.floats(-2.0, 2.0, allow_nan=False).map(lambda v: round(v, 3))
 xy_graphs = graphs(n_inputs=2, max_steps=6)
+# maximum has a kink wherever its operands tie (maximum(r, r), a constant equal to an
+# input): no operand domain keeps it off, so finite differences leave it out.
+fd_graphs = graphs(ops=[p.name for p in PRIMITIVES if p.name != "maximum"], n_inputs=2, max_steps=6)
 
 
 # ---------------------------------------------------------------------------
@@ -176,7 +179,7 @@ def central(fn, x0, h):
 
 
 @settings(deadline=None, max_examples=examples(40))
-@given(graph=xy_graphs, x0=coords, y0=coords)
+@given(graph=fd_graphs, x0=coords, y0=coords)
 def test_higher_derivatives_match_finite_differences_of_lower_ones(graph, x0, y0):
     got = finite_and_moderate(graph, x0, y0)
     assume(got is not None)

@@ -193,7 +193,6 @@ def test_help_explains_the_options(capsys):
         (["train", "--data", "xor", "--n", "50"], "--n and --noise"),
         (["train", "--loss", "bce", "--output-activation", "linear"], "probabilities"),
         (["train", "--compiled", "--batch-size", "10"], "full batch"),
-        (["train", "--compiled", "--loss", "softmax-ce", "--layers", "16,2"], "softmax-ce"),
         (["train", "--bogus"], "unrecognized"),
         (["fly"], "invalid choice"),
         ([], "required"),

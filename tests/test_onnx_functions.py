@@ -176,8 +176,10 @@ def test_every_math_function_runs_in_the_onnx_namespace():
             calls = (lambda f, u, v: f([u, v], [v, 2.0], u),)
         elif name == "where":
             calls = (lambda f, u, v: f(u > v, u, lambda: v * 2.0),)
-        elif name in ("pow", "div"):
+        elif name in ("pow", "div", "maximum"):
             calls = (lambda f, u, v: f(u, v),)
+        elif name == "logsumexp":
+            calls = (lambda f, u, v: f(u, v, 0.5),)
         else:
             calls = (lambda f, u, v: f(u),)
         (call,) = calls
