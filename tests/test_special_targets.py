@@ -238,9 +238,11 @@ def test_the_cli_saves_through_a_symlink_and_refuses_a_fifo(tmp_path: Path, caps
     assert main(args) == 0
     assert (out / "weights.json").is_symlink() and '"parameters"' in real.read_text()
     (out / "network.svg").unlink()
-    os.mkfifo(out / "network.svg")  # a picture: skipped with a note, the run goes on
-    assert main(args) == 0
-    err = capsys.readouterr().err
+    os.mkfifo(out / "network.svg")  # refused before training: no run ends without its files
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "final loss" not in captured.out
     assert "network.svg" in err and "FIFO" in err and "not a regular file" in err
     (out / "weights.json").unlink()
     os.mkfifo(out / "weights.json")  # the weights: the run fails, saying why
