@@ -237,6 +237,7 @@ def test_the_cli_saves_through_a_symlink_and_refuses_a_fifo(tmp_path: Path, caps
     args = ["train", "--data", "xor", "--steps", "3", "--no-progress", "--out", str(out)]
     assert main(args) == 0
     assert (out / "weights.json").is_symlink() and '"parameters"' in real.read_text()
+    capsys.readouterr()
     (out / "network.svg").unlink()
     os.mkfifo(out / "network.svg")  # refused before training: no run ends without its files
     assert main(args) == 1
