@@ -129,8 +129,10 @@ class Program:
         self.once = once or []
         self.history = History(history)
         self.param_data = list(param_data)  # the params' numbers when traced
-        self._n_vars = n_vars if n_vars is not None else 1 + max(
-            (e.out.index for e in (*self.once, *eqns)), default=-1
+        self._n_vars = (
+            n_vars
+            if n_vars is not None
+            else 1 + max((e.out.index for e in (*self.once, *eqns)), default=-1)
         )
 
     # -- building --------------------------------------------------------------------
@@ -375,4 +377,3 @@ def _backward(e: Eqn, env: dict, local: Any, g: Any, grads: dict) -> None:
         for x, d in zip(e.operands, local):
             if x.__class__ is Var:
                 _add(grads, x, d * g)
-

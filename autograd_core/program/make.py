@@ -132,9 +132,12 @@ def make_program(
         example_inputs, Sequence
     ):
         raise TypeError(
-            f"make_program: example_inputs must be a list of numbers, got {describe(example_inputs)}"
+            "make_program: example_inputs must be a list of numbers, got "
+            f"{describe(example_inputs)}"
         )
-    numbers = [as_float(x, f"make_program: example_inputs[{i}]") for i, x in enumerate(example_inputs)]
+    numbers = [
+        as_float(x, f"make_program: example_inputs[{i}]") for i, x in enumerate(example_inputs)
+    ]
     plist = check_params(params, "make_program")
     if not is_grad_enabled():
         raise RuntimeError(

@@ -30,7 +30,11 @@ def batch_free(program: Program) -> set[Var]:
 
 
 def record(
-    name: str, before: Program, eqns: list[Eqn], once: list[Eqn], written: Iterable[Eqn],
+    name: str,
+    before: Program,
+    eqns: list[Eqn],
+    once: list[Eqn],
+    written: Iterable[Eqn],
     show: Program | None = None,
 ) -> PassRecord:
     """The record of a pass: counts and the equations it wrote, printed with the names."""

@@ -67,7 +67,8 @@ def recognize_dots(program: Program) -> Program:
 
     once = rewrite(program.once)
     eqns = rewrite(program.eqns)
-    return program.rewritten(eqns, once, None, record("recognize_dots", program, eqns, once, written))
+    rec = record("recognize_dots", program, eqns, once, written)
+    return program.rewritten(eqns, once, None, rec)
 
 
 def _chain(
