@@ -8,12 +8,17 @@ from 0: a literal 0.0 term is dropped), `sum(gen, b)`, a hand loop
 the factor that is the same for every example (a param, a constant, a
 number) becomes the weight, so the dense-layer pass can group the neurons.
 
+The products are put in the order their inputs were made (inputs first), so
+neurons over the same inputs written in different styles give the same
+`linear` shape and still group into one layer.
+
 Rounding: `linear` adds `b + w1*x1 + w2*x2 + ...` in that order. That is the
-order of `sum(gen, b)` and of a loop starting from b, so those give the same
-bits; another association (b last, a tree) is regrouped, which changes the
-last bits of the sum: each sum of n terms moves by at most about
-n * 2**-53 * sum(|terms|). The codegen backend (compile_function) does not
-run this pass and stays bit for bit equal to the engine.
+order of `sum(gen, b)` and of a loop starting from b over inputs in their
+order, so those give the same bits; another association (b last, a tree,
+products first) is regrouped, which changes the last bits of the sum: each
+sum of n terms moves by at most about n * 2**-53 * sum(|terms|). The codegen
+backend (compile_function) does not run this pass and stays bit for bit
+equal to the engine.
 """
 
 from __future__ import annotations
@@ -86,17 +91,28 @@ def _chain(
             others.append(t)
     if not products or len(others) > 1 or len(products) + len(others) < 2:
         return None, []
-    ws, xs, folded = [], [], []
+    pairs, folded = [], []
     for d in products:
         a, b = d.operands
         if _is_free(b, free) and not _is_free(a, free):
             a, b = b, a
-        ws.append(a)
-        xs.append(b)
+        pairs.append((a, b))
         folded.append(d.out)
+    # Products in the order of their inputs, however the chain was associated, so
+    # that neurons written in different styles over the same inputs still group.
+    pairs.sort(
+        key=lambda wx: (
+            _ORDER.get(getattr(wx[1], "kind", None), 9) * 1e12 + getattr(wx[1], "index", 0)
+        )
+    )
+    ws = [w for w, _ in pairs]
+    xs = [x for _, x in pairs]
     folded.extend(_chain_adds(e, defs, count))
     bias = others[0] if others else 0.0
     return Eqn(e.out, "linear", _LINEAR, (*ws, *xs, bias)), folded
+
+
+_ORDER = {"input": 0, "param": 1, "const": 2, "eqn": 3}
 
 
 def _is_free(x: Any, free: set[Var]) -> bool:

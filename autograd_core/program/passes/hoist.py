@@ -4,8 +4,9 @@ An L2 penalty written inside a per-example loss (`loss + 1e-4 * sum(p*p)`)
 is the same for every example. Moved to `once`, batched replay computes it
 once per batch; its gradient is added once, the per-example contributions
 summed over the batch first (the mean of a constant is the constant).
-Nothing is reordered within a section and no sum regrouped: the numbers are
-unchanged.
+Nothing is reordered within a section and no sum regrouped: values keep
+their bits. A param's gradient contributions can be added in another order
+(the hoisted part's last), which moves the gradient's last bit or so.
 """
 
 from __future__ import annotations
