@@ -180,6 +180,38 @@ def test_dense_layers_become_matrix_products_and_agree_with_the_plain_replay():
     assert_agree(step(X, Y), engine_mean(per_example, params, X.tolist(), Y.tolist()))
 
 
+def test_micrograd_style_code_gets_dense_layers_and_the_engines_numbers():
+    # Written one scalar at a time (sum of products, relu), L2 inside per_example:
+    # the passes find three dense layers, two relu maps and a hoisted penalty.
+    from micrograd_style import MLP as ScalarMLP
+
+    model = ScalarMLP(2, [16, 16, 1], seed=3)
+    params = model.parameters()
+
+    def per_example(x, y):
+        return (1 + -y * model(x)).relu() + 1e-4 * sum(p * p for p in params)
+
+    X, y = moons(30, noise=0.1, seed=4, signed=True)
+    X, Y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    step = compile_batched(per_example, params, (X[0].tolist(), float(Y[0])))
+    assert step.dense_layers == 3 and step.program.count("map") == 2
+    assert step.program.count("dense") + step.program.count("map") < 10 < step.n_nodes
+    assert len(step.program.once) == 2  # sum(p*p) as one dot product, times 1e-4
+    assert_agree(step(X, Y), engine_mean(per_example, params, X.tolist(), Y.tolist()))
+    pdata = np.array([p.data for p in params])
+    mean, grad = step.run_arrays(X, Y, pdata)
+    assert isinstance(grad, np.ndarray) and grad.dtype == np.float64
+    assert (mean, grad.tolist()) == step(X, Y)
+    # other parameter numbers, the Values untouched
+    mean2, grad2 = step.run_arrays(X, Y, pdata * 0.5)
+    assert mean2 != mean and [p.data for p in params] == pdata.tolist()
+    for p, v in zip(params, pdata * 0.5):
+        p.data = v
+    assert_agree((mean2, grad2.tolist()), engine_mean(per_example, params, X.tolist(), Y.tolist()))
+    with pytest.raises(ValueError, match="pdata must be a float64 array of 337"):
+        step.run_arrays(X, Y, pdata[:5])
+
+
 def test_accumulate_adds_into_grad_like_backward():
     model = MLP(2, [4, 1], seed=1)
     params = model.parameters()

@@ -192,7 +192,7 @@ class Program:
         """One equation as the listing prints it."""
         name = self.name
         out = name(e.out) + (f":[{e.out.width}]" if e.out.width is not None else "")
-        args = " ".join(name(x) for x in e.operands)
+        args = _abbrev([name(x) for x in e.operands])
         if e.prim == COLUMN:
             return f"{out} = col[{e.attrs['j']}] {args}"
         if e.prim == MAP:
