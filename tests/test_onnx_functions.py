@@ -352,3 +352,28 @@ def test_no_warning_for_a_plain_function():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         function_to_onnx(lambda x: x * 2, [1.0])
+
+
+# ---------------------------------------------------------------------------
+# Dense layers found by the passes.
+
+
+def test_a_micrograd_style_mlp_exports_as_gemm_layers():
+    """Scalar code (sum of products, relu): a few Gemm and Relu nodes, not thousands of Mul."""
+    from micrograd_style import MLP as ScalarMLP
+
+    model = ScalarMLP(2, [16, 16, 1], seed=5)
+
+    def f(a, b):
+        return model([a, b]).tanh()
+
+    proto = function_to_onnx(f, [0.1, 0.2])
+    types = [n.op_type for n in proto.graph.node]
+    assert types.count("Gemm") == 3 and types.count("Relu") == 2
+    assert len(types) <= 12, types  # the traced graph has 1,000+ nodes
+    assert "Mul" not in types
+    X = np.random.default_rng(0).normal(size=(25, 2))
+    (y,) = run(proto, {"a": X[:, 0], "b": X[:, 1]})
+    want = np.array([f(Value(r[0]), Value(r[1])).data for r in X])
+    scale = np.abs(want).max()
+    assert (np.abs(y - want) <= 1e-12 * scale).all(), np.abs(y - want).max()
