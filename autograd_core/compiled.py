@@ -47,6 +47,8 @@ from typing import Any
 from autograd_core.codegen import GuardFailed, forward_order, generate
 from autograd_core.engine import Value, is_grad_enabled
 from autograd_core.errors import as_float, describe, is_number, type_name
+from autograd_core.program.core import Program
+from autograd_core.program.make import program_from_graph
 from autograd_core.trace import Tracer, TracingError, TracingWarning, describe_node
 
 __all__ = [
@@ -63,11 +65,28 @@ __all__ = [
 
 
 class _Trace:
-    __slots__ = ("run", "source", "n_nodes", "n_symbolic", "n_calls", "guards", "has_aux")
+    __slots__ = (
+        "run",
+        "source",
+        "n_nodes",
+        "n_symbolic",
+        "n_calls",
+        "guards",
+        "has_aux",
+        "program",
+    )
 
     def __init__(
-        self, run: Callable, source: str, n_nodes: int, code: Any, guards: list, has_aux: bool
+        self,
+        run: Callable,
+        source: str,
+        n_nodes: int,
+        code: Any,
+        guards: list,
+        has_aux: bool,
+        program: Program,
     ) -> None:
+        self.program = program
         self.has_aux = has_aux
         self.run = run
         self.source = source
@@ -130,7 +149,8 @@ def _trace(
     namespace = code.namespace
     exec(compile(code.source, filename, "exec"), namespace)
     where = [w for *_, w in comparisons]
-    return _Trace(namespace["run"], code.source, len(order), code, where, aux is not None)
+    program = program_from_graph(inputs, params, [out, *(aux or ())], tracer.created)
+    return _Trace(namespace["run"], code.source, len(order), code, where, aux is not None, program)
 
 
 def _split_result(out: Any) -> tuple[Value, list[Any] | None]:
@@ -229,6 +249,15 @@ class CompiledFunction:
         self.n_traces += 1
         self._last = trace
         return trace
+
+    @property
+    def program(self) -> Program:
+        """The Program of the most recent trace (the equations the generated code computes).
+
+        Generated code runs no pass that regroups a sum, so it stays bit for bit
+        equal to the engine; `optimize(cf.program)` shows what the passes would do.
+        """
+        return self._last.program
 
     @property
     def source(self) -> str:

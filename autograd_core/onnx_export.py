@@ -52,6 +52,7 @@ __all__ = [
     "OnnxSymbol",
     "export_module",
     "export_onnx",
+    "exported_program",
     "function_to_onnx",
     "module_to_onnx",
     "onnx_namespace",
@@ -519,6 +520,14 @@ def function_to_onnx(
     names_out = _output_names(output_names, len(program.outputs), single, names_in)
     g = _write_program(optimize(program), names_in, names_out)
     return _finish(onnx, g, names_in, names_out, fn)
+
+
+def exported_program(
+    fn: Any, example_inputs: Sequence[float], input_names: Sequence[str] | None = None
+) -> Program:
+    """The optimized Program `export_onnx` writes for `fn` (print it to see the layers)."""
+    numbers_in, names_in = _check_inputs(fn, example_inputs, input_names)
+    return optimize(trace_program(fn, numbers_in, names_in)[0])
 
 
 def trace_program(fn: Any, numbers_in: Sequence[float], names_in: Sequence[str]) -> tuple:

@@ -372,6 +372,9 @@ def test_a_micrograd_style_mlp_exports_as_gemm_layers():
     assert types.count("Gemm") == 3 and types.count("Relu") == 2
     assert len(types) <= 12, types  # the traced graph has 1,000+ nodes
     assert "Mul" not in types
+    from autograd_core.onnx_export import exported_program
+
+    assert exported_program(f, [0.1, 0.2]).count("dense") == 3
     X = np.random.default_rng(0).normal(size=(25, 2))
     (y,) = run(proto, {"a": X[:, 0], "b": X[:, 1]})
     want = np.array([f(Value(r[0]), Value(r[1])).data for r in X])

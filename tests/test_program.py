@@ -284,3 +284,8 @@ def test_optimize_keeps_values_and_gradients_on_random_graphs(graph, data):
     assume(all(math.isfinite(g) for g in g0))
     assert_close([v1], [v0])
     assert_close(g1, g0)
+    # and against the engine itself
+    if len(graph.outputs) == 1:
+        ve, ge, _ = engine_grads(graph, xs, [])
+        assert_close([v1], [ve])
+        assert_close(g1, ge)
