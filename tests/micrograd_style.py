@@ -10,14 +10,17 @@ from autograd_core import Value
 
 
 class Neuron:
-    def __init__(s, nin, nonlin=True):
+    def __init__(s, nin, nonlin=True, act="relu"):
         s.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
         s.b = Value(0.0)
         s.nonlin = nonlin
+        s.act = act
 
     def __call__(s, x):
         act = sum((wi * xi for wi, xi in zip(s.w, x)), s.b)
-        return act.relu() if s.nonlin else act
+        if not s.nonlin:
+            return act
+        return act.relu() if s.act == "relu" else act.tanh()
 
     def parameters(s):
         return s.w + [s.b]
@@ -37,10 +40,12 @@ class Layer:
 
 class MLP:
     # sizes nin -> nouts[0] -> ... ; relu on every layer but the last
-    def __init__(s, nin, nouts, seed=0):
+    def __init__(s, nin, nouts, seed=0, act="relu"):
         random.seed(seed)
         sz = [nin] + nouts
-        s.layers = [Layer(sz[i], sz[i + 1], nonlin=i != len(nouts) - 1) for i in range(len(nouts))]
+        s.layers = [
+            Layer(sz[i], sz[i + 1], nonlin=i != len(nouts) - 1, act=act) for i in range(len(nouts))
+        ]
 
     def __call__(s, x):
         for layer in s.layers:
