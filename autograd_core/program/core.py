@@ -202,7 +202,7 @@ class Program:
             cols = e.attrs.get("cols")
             sel = "" if cols is None else f" cols={list(cols)}"
             return f"{out} = dense[{len(W)}x{len(W[0])}: {_span(self, W, b)}] {args}{sel}"
-        if e.prim == "linear" and len(e.operands) > 7:
+        if e.prim == "linear" and len(e.operands) >= 3 and len(e.operands) % 2:
             n = (len(e.operands) - 1) // 2
             ws = _abbrev([name(x) for x in e.operands[:n]])
             xs = _abbrev([name(x) for x in e.operands[n : 2 * n]])
