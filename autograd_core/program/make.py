@@ -68,6 +68,20 @@ def program_from_graph(
     `captured="params"` makes a captured leaf one more param (ONNX export
     writes those as named weights) instead of a TracingError.
     """
+    return convert(inputs, params, outputs, created, captured=captured, what=what)[0]
+
+
+def convert(
+    inputs: Sequence[Value],
+    params: Sequence[Value],
+    outputs: Sequence[Any],
+    created: set[Value],
+    *,
+    captured: str = "refuse",
+    what: str = "the function",
+    first: Sequence[Value] = (),
+) -> tuple[Program, dict[Value, Var]]:
+    """`program_from_graph`, and the Var of each node. Nodes behind `first` come first."""
     var_of: dict[Value, Var] = {}
     in_vars = []
     for i, v in enumerate(inputs):
@@ -82,7 +96,7 @@ def program_from_graph(
     constants: dict[Var, float] = {}
     eqns: list[Eqn] = []
     extra: list[Value] = []
-    for node in walk([o for o in outputs if o.__class__ is Value]):
+    for node in walk([*first, *(o for o in outputs if o.__class__ is Value)]):
         if node in var_of:
             continue
         op = node._op
@@ -110,7 +124,7 @@ def program_from_graph(
         param_data=[p._data for p in (*params, *extra)],
     )
     program.captured = extra  # type: ignore[attr-defined]
-    return program
+    return program, var_of
 
 
 def make_program(
