@@ -4,7 +4,8 @@ A training loop builds the same graph every step with new numbers. Here the
 function is run once with the engine (tracing), the graph it built becomes a
 `Program` (`cf.program`), the program is turned into one straight-line
 Python function of floats for the forward and backward passes (`codegen.py`),
-and later calls run only that function: no Value, no node, no graph per call. Outputs and gradients equal the engine's bit for bit.
+and later calls run only that function: no Value, no node, no graph per call.
+Outputs and gradients equal the engine's bit for bit.
 
 A trace is only valid while the graph has the same shape. Two things can
 change it:
