@@ -88,7 +88,8 @@ def _trace(per_example: Callable, x: list[float], y: Any, params: list[Value]) -
             ys: Any = [Value(v, f"y[{k}]") for k, v in enumerate(y)]
         else:
             ys = Value(y, "y")
-        out = per_example(xs, ys)
+        # copies: a per_example that assigns into x (x[i] = ...) must not replace our leaves
+        out = per_example(list(xs), list(ys) if isinstance(ys, list) else ys)
     tracer.refuse_comparisons(retrace_hint=False)  # batched replay has no retrace
     tracer.warn_data_reads(
         "the replay of every example (it was read from the example used to trace)", stacklevel=4
@@ -465,6 +466,44 @@ class _Executor:
         return forward, backward
 
 
+def _real_array(data: Any, what: str) -> Any:
+    """`data` as a float64 array, or a TypeError naming the first entry that is no real number.
+
+    Strings are not parsed, complex numbers not truncated, dates not turned
+    into numbers; a masked array or np.matrix is refused (its mask or its
+    matrix semantics would be dropped silently).
+    """
+    np = _np
+    if isinstance(data, np.ndarray) and data.__class__ is not np.ndarray:
+        raise TypeError(
+            f"{what} must be a plain NumPy array or a list of rows, got "
+            f"{type(data).__module__}.{type(data).__qualname__}; pass np.asarray(...) of its "
+            "numbers (for a masked array, .filled(...) says what the masked entries are)"
+        )
+    if data is None or isinstance(data, str | bytes):
+        raise TypeError(
+            f"{what} must hold real numbers, got {type(data).__qualname__}: {data!r}"[:300]
+        )
+    try:
+        raw = data if isinstance(data, np.ndarray) else np.asarray(data)
+    except ValueError as e:
+        raise ValueError(f"{what} must have rows of equal length ({e})"[:300]) from None
+    if raw.dtype.kind in "biuf":
+        return raw.astype(np.float64, copy=False)
+    indices: Any = np.ndindex(raw.shape)
+    if raw.dtype.kind == "c" and np.any(raw.imag):  # name an entry that is truly complex
+        indices = [tuple(int(i) for i in np.argwhere(raw.imag)[0])]
+    for index in indices:
+        v = raw[index]
+        if raw.dtype.kind == "O" and isinstance(v, numbers.Real) and v.__class__ is not Value:
+            continue
+        where = ", ".join(str(i) for i in index)
+        raise TypeError(
+            f"{what} must hold real numbers: [{where}] is {type(v).__qualname__}: {v!r}"[:300]
+        )
+    return raw.astype(np.float64)  # an object array of real numbers
+
+
 def _branching(err: ValueError, op: Any) -> Exception:
     """A rule that ran `if` on an array: name its op and say how to write it."""
     if "truth value" not in str(err):
@@ -504,6 +543,12 @@ class BatchedStep:
                     f"compile_batched: params[{i}] must be a Value, got "
                     f"{type(p).__qualname__}: {p!r}"[:300]
                 )
+        if len(set(params)) != len(params):
+            first = next(i for i, p in enumerate(params) if params.index(p) != i)
+            raise ValueError(
+                f"compile_batched: params lists the same Value more than once (params[{first}] "
+                f"is params[{params.index(params[first])}]); list each parameter once"
+            )
         if not isinstance(example, (tuple, list)) or len(example) != 2:
             raise TypeError(
                 f"compile_batched needs example as one (x, y) pair, got {example!r}"[:300]
@@ -571,21 +616,9 @@ class BatchedStep:
 
     def _array(self, data: Any, what: str, ndim: int, width: int | None) -> Any:
         np = _np
-        if isinstance(data, np.ndarray) and data.dtype == np.float64:
-            arr = data
-        else:
-            try:
-                arr = np.asarray(data, dtype=np.float64)
-            except ValueError as e:
-                if "inhomogeneous" in str(e) or "sequence" in str(e):
-                    raise ValueError(
-                        f"batched step: {what} must have rows of equal length ({e})"[:300]
-                    ) from None
-                msg = f"batched step: {what} must hold real numbers ({e})"[:300]
-                raise TypeError(msg) from None
-            except TypeError as e:
-                msg = f"batched step: {what} must hold real numbers ({e})"[:300]
-                raise TypeError(msg) from None
+        arr = data if data.__class__ is np.ndarray and data.dtype == np.float64 else None
+        if arr is None:
+            arr = _real_array(data, f"batched step: {what}")
         if arr.ndim != ndim:
             shape = "[B, n] (one row per example)" if ndim == 2 else "[B] (one per example)"
             raise ValueError(
@@ -597,6 +630,16 @@ class BatchedStep:
             raise ValueError(
                 f"batched step: {what} rows must have {width} numbers (as the traced example), "
                 f"got {arr.shape[1]}"
+            )
+        return arr
+
+    def _param_array(self, data: Any, what: str) -> Any:
+        """The params' numbers as a float64 array of len(params), or the error saying why not."""
+        arr = _real_array(data, f"batched step: {what}")
+        if arr.shape != (len(self.params),):
+            raise ValueError(
+                f"batched step: {what} must be a float64 array of {len(self.params)} numbers "
+                f"(one per param), got shape {arr.shape}"
             )
         return arr
 
@@ -631,7 +674,7 @@ class BatchedStep:
         if param_data is None:
             pdata = np.array([p._data for p in self.params], dtype=np.float64)
         else:
-            pdata = np.asarray(param_data, dtype=np.float64)
+            pdata = self._param_array(param_data, "param_data")
         mean, grad, aux = self._replay(X, Y, pdata, backward)
         return mean, (grad.tolist() if backward else []), aux
 
@@ -654,13 +697,12 @@ class BatchedStep:
             and X.shape[0] > 0
         ):
             X, Y = self._batch(X, Y)
-        if pdata.__class__ is not np.ndarray or pdata.dtype != np.float64:
-            pdata = np.asarray(pdata, dtype=np.float64)
-        if pdata.shape != (len(self.params),):
-            raise ValueError(
-                f"batched step: pdata must be a float64 array of {len(self.params)} numbers "
-                f"(one per param), got shape {pdata.shape}"
-            )
+        if not (
+            pdata.__class__ is np.ndarray
+            and pdata.dtype == np.float64
+            and pdata.shape == (len(self.params),)
+        ):
+            pdata = self._param_array(pdata, "pdata")
         mean, grad, _ = self._replay(X, Y, pdata, True, aux=False)
         return mean, grad
 

@@ -4,6 +4,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -476,3 +477,63 @@ def test_terms_of_the_parameters_only_inside_the_per_example_loss():
     assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))
     only_params = compile_batched(lambda x, y: params[0] * params[1], params, (X[0], Y[0]))
     assert_agree(only_params(X, Y), engine_mean(lambda x, y: params[0] * params[1], params, X, Y))
+
+
+def test_per_example_assigning_into_x_gets_the_engines_numbers():
+    # Issue 19: x[0] = ... inside per_example replaced the traced input leaf.
+    w = Value(1.5, "w")
+
+    def per_example(x, y):
+        x[0] = (x[0] - 1) * 2
+        return (w * x[0] + x[1] - y) ** 2
+
+    X, Y = [[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]], [1.0, 0.0, 2.0]
+    step = compile_batched(per_example, [w], (X[0], Y[0]))
+    assert_agree(step(X, Y), engine_mean(per_example, [w], X, Y))
+
+
+def test_a_param_listed_twice_is_refused():
+    w = Value(1.0)
+    with pytest.raises(
+        ValueError, match=r"same Value more than once \(params\[1\] is params\[0\]\)"
+    ):
+        compile_batched(lambda x, y: (w * x[0] - y) ** 2, [w, w], ([1.0], 1.0))
+
+
+@pytest.mark.parametrize(
+    "bad, col, entry",
+    [
+        ("2", 0, "str"),
+        (b"2", 0, "bytes"),
+        (None, 0, "NoneType"),
+        (1 + 2j, 1, "complex"),
+        (Value(2.0), 1, "Value"),
+    ],
+)
+def test_inputs_that_are_not_real_numbers_name_the_entry(bad, col, entry):
+    # Issue 19: strings were parsed, complex numbers truncated, None crashed in NumPy.
+    w = Value(1.0)
+    step = compile_batched(lambda x, y: (w * x[0] + x[1] - y) ** 2, [w], ([1.0, 2.0], 1.0))
+    row = [bad, 1.0] if col == 0 else [1.0, bad]
+    with pytest.raises(TypeError, match=rf"X must hold real numbers: \[0, {col}\] is \w*{entry}"):
+        step([row], [1.0])
+    with pytest.raises(TypeError, match=rf"param_data must hold real numbers: \[0\] is \w*{entry}"):
+        step.run([[1.0, 2.0]], [1.0], param_data=[bad])
+
+
+def test_arrays_of_dates_masked_arrays_and_matrices_are_refused():
+    w = Value(1.0)
+    step = compile_batched(lambda x, y: (w * x[0] + x[1] - y) ** 2, [w], ([1.0, 2.0], 1.0))
+    dates = np.array([["2020-01-01", "2020-01-02"]], dtype="datetime64[D]")
+    with pytest.raises(TypeError, match=r"X must hold real numbers: \[0, 0\] is datetime64"):
+        step(dates, [1.0])
+    masked = np.ma.masked_array([[1.0, 2.0]], mask=[[0, 1]])
+    with pytest.raises(TypeError, match="MaskedArray; pass np.asarray"):
+        step(masked, [1.0])
+    with pytest.raises(TypeError, match="numpy.matrix"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # np.matrix itself warns
+        step(np.matrix([[1.0, 2.0]]), [1.0])
+    with pytest.raises(TypeError, match="MaskedArray"):
+        step.run_arrays(np.array([[1.0, 2.0]]), np.array([1.0]), np.ma.masked_array([1.0]))
+    with pytest.raises(TypeError, match=r"Y must hold real numbers: \[0\] is str"):
+        step([[1.0, 2.0]], ["1"])
