@@ -31,6 +31,7 @@ import inspect
 import json
 import numbers
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -611,7 +612,7 @@ def _write_program(program: Program, names_in: list[str], names_out: list[str]) 
     symbols: dict[Var, Any] = {}
     for v, name in zip(program.inputs, names_in):
         symbols[v] = g.input(name)
-    used = set(names_in)
+    used = set(names_in) | set(names_out)
     for v, value in zip(program.params, program.param_data):  # captured Values: named weights
         symbols[v] = g.weight(_weight_name(v, used), value)
     symbols.update(program.constants)  # constants the function made: folded
@@ -622,16 +623,9 @@ def _write_program(program: Program, names_in: list[str], names_out: list[str]) 
     n_dense = 0
     for index, e in enumerate(program.all_eqns()):
         g.scope = f"{index}.{e.prim}/"
-        if e.prim == DENSE and len(e.attrs["W"]) * len(e.attrs["W"][0]) > 1:
+        if e.prim == DENSE:
             symbols[e.out] = _gemm(g, program, e, get, n_dense)
             n_dense += 1
-        elif e.prim == DENSE:  # one weight: the scalar form, with its named weight
-            src = get(e.operands[0])
-            cols = e.attrs.get("cols")
-            x = g.symbol(g.node("Gather", src, g.index(0 if cols is None else cols[0]), axis=1))
-            row = [get(w) for w in e.attrs["W"][0]]
-            out = _run_rule(g, m, e.op, [*row, x, get(e.attrs["b"][0])])
-            symbols[e.out] = g.symbol(g.node("Unsqueeze", out, g.index([1])))
         elif e.prim == PACK:
             columns = [
                 g.node("Unsqueeze", g.batched_column(get(x)), g.index([1])) for x in e.operands
@@ -741,11 +735,17 @@ def _names(given: Sequence[str] | None, n: int, default: list[str], what: str) -
     return names
 
 
+#: Names the export gives its own tensors and nodes: constants, indices, dense
+#: layers' weights, nodes (`<equation>.<prim>/<Op>_<n>`).
+_INTERNAL = re.compile(r"^(const:|index:)|^dense\d+\.[Wb]$|^\d+\.\w+/\w+_\d+$")
+
+
 def _weight_name(node: Any, used: set[str]) -> str:
-    """A captured Value's initializer name: its label (made unique), else `weight`."""
+    """A captured Value's initializer name: its label, else `weight`; `#1`, `#2`... added
+    when that is an input or output name, another weight's, or looks like an internal one."""
     base = node.label or "weight"
     name, k = base, 0
-    while name in used:
+    while name in used or (k == 0 and _INTERNAL.search(name)):  # "#k" names are never internal
         k += 1
         name = f"{base}#{k}"
     used.add(name)
@@ -768,9 +768,14 @@ def _finish(onnx: Any, g: OnnxGraph, inputs: list[str], outputs: list[str], fn: 
     internal |= {t.name for t in initializers}
     clash = internal & (set(inputs) | set(outputs))
     if clash:
+        name = sorted(clash)[0]
+        side, arg = ("input", "input_names") if name in inputs else ("output", "output_names")
+        tensors = {t.name for t in initializers}
+        what = "a constant tensor" if name in tensors else "a node's output"
         raise ValueError(
-            f"export_onnx: the name {sorted(clash)[0]!r} is also used inside the graph; "
-            "choose other input or output names"
+            f"export_onnx: the {side} name {name!r} is also used inside the graph, as the "
+            f"name of {what} (names starting with 'const:' or 'index:', 'dense<k>.W', 'dense<k>.b' and "
+            f"'<k>.<op>/<Op>_<n>' are the export's own); pass {arg}=[...] with another name"
         )
     graph = helper.make_graph(
         kept,

@@ -380,3 +380,30 @@ def test_a_micrograd_style_mlp_exports_as_gemm_layers():
     want = np.array([f(Value(r[0]), Value(r[1])).data for r in X])
     scale = np.abs(want).max()
     assert (np.abs(y - want) <= 1e-12 * scale).all(), np.abs(y - want).max()
+
+
+def test_a_captured_weight_labelled_like_an_output_is_renamed_not_refused():
+    # Issue 19: a weight labelled "y" gave "choose other names" when the user chose none.
+    w = Value(2.0, "y")
+    proto = function_to_onnx(lambda x: w * x, [1.0])
+    assert [o.name for o in proto.graph.output] == ["y"]
+    assert [t.name for t in proto.graph.initializer] == ["y#1"]
+    (y,) = run(proto, {"x": np.array([1.5, -2.0])})
+    assert y.tolist() == [3.0, -4.0]
+
+
+def test_a_captured_weight_labelled_like_a_constant_is_renamed():
+    # Issue 19: a label "const:2.0" gave a raw onnx ValidationError (two initializers).
+    c = Value(3.0, "const:2.0")
+    proto = function_to_onnx(lambda x: c * x + 2.0, [1.0])
+    names = sorted(t.name for t in proto.graph.initializer)
+    assert names == ["const:2.0", "const:2.0#1"]
+    (y,) = run(proto, {"x": np.array([1.0, 2.0])})
+    assert y.tolist() == [5.0, 8.0]
+
+
+def test_an_input_named_like_an_internal_tensor_says_which_and_how_to_rename():
+    with pytest.raises(
+        ValueError, match=r"input name 'const:2.0' is also used .* a constant.*input_names="
+    ):
+        function_to_onnx(lambda x: x * 2.0, [1.0], input_names=["const:2.0"])

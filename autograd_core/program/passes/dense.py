@@ -2,7 +2,8 @@
 
 `group_dense`: `linear` equations whose weights and bias are params or
 numbers and whose inputs are the same per-example values, in the same order,
-are the neurons of one dense layer: one `dense[W, b]` equation (a matrix
+are the neurons of one dense layer (unless it is one neuron with one input):
+one `dense[W, b]` equation (a matrix
 product in batched replay, Gemm in ONNX), exactly as nn's fused `linear`
 nodes are grouped. Each neuron's value becomes a column `col[j]` of it.
 
@@ -53,6 +54,8 @@ def group_dense(program: Program) -> Program:
     made: dict[tuple, list[Eqn]] = {}
     written: list[Eqn] = []
     for xs, members in groups.items():
+        if len(members) == 1 and len(xs) == 1:
+            continue  # w * x + b alone: nothing to gain from a matrix
         width = len(members)
         out = program.new_var(width)
         source, sel = _source(xs, cols)
