@@ -774,8 +774,9 @@ def _finish(onnx: Any, g: OnnxGraph, inputs: list[str], outputs: list[str], fn: 
         what = "a constant tensor" if name in tensors else "a node's output"
         raise ValueError(
             f"export_onnx: the {side} name {name!r} is also used inside the graph, as the "
-            f"name of {what} (names starting with 'const:' or 'index:', 'dense<k>.W', 'dense<k>.b' and "
-            f"'<k>.<op>/<Op>_<n>' are the export's own); pass {arg}=[...] with another name"
+            f"name of {what} (names starting with 'const:' or 'index:', 'dense<k>.W', "
+            f"'dense<k>.b' and '<k>.<op>/<Op>_<n>' are the export's own); pass {arg}=[...] "
+            "with another name"
         )
     graph = helper.make_graph(
         kept,
