@@ -289,3 +289,28 @@ def test_optimize_keeps_values_and_gradients_on_random_graphs(graph, data):
         ve, ge, _ = engine_grads(graph, xs, [])
         assert_close([v1], [ve])
         assert_close(g1, ge)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)), min_size=2, max_size=12),
+    st.floats(-1e3, 1e3),
+)
+def test_regrouping_a_sum_stays_within_the_documented_bound(pairs, bias):
+    """`sum(w*x) + b` regrouped as `b + w1*x1 + ...`: within n * 2**-53 * sum(|terms|)."""
+    ws = [Value(w) for w, _ in pairs]
+    b = Value(bias)
+
+    def f(*xs):
+        return sum(w * x for w, x in zip(ws, xs)) + b
+
+    xs = [x for _, x in pairs]
+    program = make_program(f, xs, [*ws, b])
+    after = recognize_dots(program)
+    assert after.count("linear") == 1 and after.count() == 1
+    terms = [w * x for w, x in pairs] + [bias]
+    bound = (len(terms) + 1) * 2.0**-53 * sum(abs(t) for t in terms)
+    assert abs(after(xs)[0] - program(xs)[0]) <= bound
+    _, _, g0 = program.value_and_grad(xs)
+    _, _, g1 = after.value_and_grad(xs)
+    assert g1 == g0  # each gradient is one product: the same bits
