@@ -18,6 +18,7 @@ from autograd_core.program.passes import (
     group_dense,
     group_maps,
     hoist_parameter_only,
+    recognize_column_sums,
     recognize_dots,
 )
 
@@ -259,7 +260,7 @@ def test_nn_linear_neurons_group_into_dense_layers_too():
     params = [p for row in ws for p in row] + bs
     program = make_program(f, [0.3, 0.2, -0.1], params)
     after = optimize(program)
-    assert after.count("dense") == 1 and after.count("map") == 1
+    assert after.count("dense") == 2 and after.count("map") == 1  # the layer, then the sum
     v0, _, g0 = program.value_and_grad([0.3, 0.2, -0.1])
     v1, _, g1 = after.value_and_grad([0.3, 0.2, -0.1])
     assert_close([v1], [v0])
@@ -314,3 +315,21 @@ def test_regrouping_a_sum_stays_within_the_documented_bound(pairs, bias):
     _, _, g0 = program.value_and_grad(xs)
     _, _, g1 = after.value_and_grad(xs)
     assert g1 == g0  # each gradient is one product: the same bits
+
+
+def test_a_sum_over_a_layer_becomes_one_row_of_ones():
+    model = MLP(2, [4, 3], act="tanh")
+    params = model.parameters()
+
+    def f(a, b):
+        zs = model([a, b])
+        return sum(z.exp() for z in zs).log() - zs[0]  # softmax cross-entropy, class 0
+
+    program = make_program(f, [0.3, -0.4], params)
+    p = program
+    for pass_ in (recognize_dots, group_dense, group_maps, fold_packs):
+        p = pass_(p)
+    after = check_pass(recognize_column_sums, p, [0.3, -0.4])
+    sums = [e for e in after.eqns if e.prim == "dense" and e.attrs["W"] == [[1.0, 1.0, 1.0]]]
+    assert len(sums) == 1 and sums[0].attrs["b"] == [0.0]
+    assert optimize(program).count("add") == 0

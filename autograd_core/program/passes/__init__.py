@@ -12,6 +12,7 @@ from autograd_core.program.passes.dce import eliminate_dead_code
 from autograd_core.program.passes.dense import fold_packs, group_dense, group_maps
 from autograd_core.program.passes.dots import recognize_dots
 from autograd_core.program.passes.hoist import hoist_parameter_only
+from autograd_core.program.passes.sums import recognize_column_sums
 
 __all__ = [
     "PIPELINE",
@@ -21,6 +22,7 @@ __all__ = [
     "group_maps",
     "hoist_parameter_only",
     "optimize",
+    "recognize_column_sums",
     "recognize_dots",
 ]
 
@@ -32,6 +34,7 @@ PIPELINE = (
     group_dense,
     group_maps,
     fold_packs,
+    recognize_column_sums,
     eliminate_dead_code,
 )
 
