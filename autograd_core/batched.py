@@ -678,12 +678,14 @@ class BatchedStep:
         mean, grad, aux = self._replay(X, Y, pdata, backward)
         return mean, (grad.tolist() if backward else []), aux
 
-    def run_arrays(self, X: Any, Y: Any, pdata: Any) -> tuple[float, Any]:
+    def run_arrays(self, X: Any, Y: Any, pdata: Any, *, outputs: bool = False) -> tuple:
         """(mean loss, gradient as a float64 array of len(params)): params as one flat array.
 
         The training loop's call: X [B, n] and Y float64 arrays of the traced
         widths, `pdata` the params' numbers in order. No per-parameter Python
-        work: the params are read as one array and the gradient is one.
+        work: the params are read as one array and the gradient is a new one
+        each call (the caller may keep it). With `outputs=True` the extra
+        outputs [B, k] come third, as in `run`.
         """
         np = _np
         if not (
@@ -703,8 +705,8 @@ class BatchedStep:
             and pdata.shape == (len(self.params),)
         ):
             pdata = self._param_array(pdata, "pdata")
-        mean, grad, _ = self._replay(X, Y, pdata, True, aux=False)
-        return mean, grad
+        mean, grad, aux = self._replay(X, Y, pdata, True, aux=outputs)
+        return (mean, grad, aux) if outputs else (mean, grad)
 
     def _replay(
         self, X: Any, Y: Any, pdata: Any, backward: bool, aux: bool = True

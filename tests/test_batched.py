@@ -209,6 +209,8 @@ def test_micrograd_style_code_gets_dense_layers_and_the_engines_numbers():
     for p, v in zip(params, pdata * 0.5):
         p.data = v
     assert_agree((mean2, grad2.tolist()), engine_mean(per_example, params, X.tolist(), Y.tolist()))
+    mean3, grad3, aux = step.run_arrays(X, Y, pdata * 0.5, outputs=True)
+    assert (mean3, grad3.tolist(), aux) == (mean2, grad2.tolist(), None)
     with pytest.raises(ValueError, match="pdata must be a float64 array of 337"):
         step.run_arrays(X, Y, pdata[:5])
 
