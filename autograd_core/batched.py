@@ -1,18 +1,23 @@
 """Trace ONE example's loss, then replay it over a whole batch with NumPy arrays.
 
-Models here are written one scalar at a time. `compile_batched` runs the
-per-example function once with the engine (tracing), refuses a graph whose
-shape depends on the data (a comparison of Values), and replays the recorded
-graph on arrays: every per-example node holds an array of shape [B], every
-parameter a float broadcast over the batch. The forward pass calls each
-node's own rule, `op.rule(NUMPY, *operands)`, in the NumPy namespace below,
-so no derivative is written twice; backward runs the nodes in reverse with
-`contribution = local * upstream`, summing over the batch at the parameters.
+Models here are written one scalar at a time. `compile_batched` traces the
+per-example function once into a `Program` (refusing a graph whose shape
+depends on the data: a comparison of Values), optimizes it (see
+`autograd_core.program.passes`: dot products, dense layers, maps over a
+layer, the parameter-only part hoisted) and replays the optimized program on
+arrays: a per-example scalar is an array of shape [B], a layer a matrix
+[B, n], a dense layer one matrix product, a map one rule call on the matrix,
+and the equations of params only run once per batch. Each scalar equation
+calls its op's own rule, `op.rule(NUMPY, *operands)`, in the NumPy namespace
+below, so no derivative is written twice; backward runs the equations in
+reverse with `contribution = local * upstream`, summing over the batch where
+a value is the same for every example. `step.program` is what is replayed.
 
-Dense layers (neurons' `linear` pre-activations over the same inputs) and
-the same elementwise op applied to every column of such a layer become one
-matrix operation each. NumPy is imported here only, so `import autograd_core`
-stays pure Python.
+Numbers: a matrix product adds in BLAS's order, not the engine's, and a
+regrouped sum of products moves in its last bits; the tests hold the mean
+loss and every gradient to 1e-12 of the engine's (relative to the largest).
+
+NumPy is imported here only, so `import autograd_core` stays pure Python.
 """
 
 from __future__ import annotations
@@ -133,6 +138,10 @@ class _State:
     """What one run shares: batch size, params (and constants after them), param grads."""
 
     __slots__ = ("B", "X", "pext", "gext")
+    B: int
+    X: Any
+    pext: Any  # params, then constants and numbers of dense layers
+    gext: Any  # their gradients
 
 
 def _reduce(c: Any, B: int) -> Any:
@@ -569,8 +578,8 @@ class BatchedStep:
         self.aux = aux
         self.plain_program = plain
         program = plain
-        for p in PIPELINE if dense else PLAIN:
-            program = p(program)
+        for pass_ in PIPELINE if dense else PLAIN:
+            program = pass_(program)
         self.program = program
         self._exec = _Executor(program, self.n_inputs, self.target_size)
         self.n_nodes = (

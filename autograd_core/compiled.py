@@ -48,7 +48,7 @@ from typing import Any
 from autograd_core.codegen import GuardFailed, engine_backward_order, generate
 from autograd_core.engine import Value, is_grad_enabled
 from autograd_core.errors import as_float, describe, is_number, type_name
-from autograd_core.program.core import Program
+from autograd_core.program.core import Program, Var
 from autograd_core.program.make import convert
 from autograd_core.trace import Tracer, TracingError, TracingWarning
 
@@ -134,7 +134,9 @@ def _trace(
         for left, op, right, outcome in guards
     ]
     traced = {v: node._data for node, v in var_of.items()}
-    order = [var_of[n] for n in engine_backward_order(out)] if out._op is not None else []
+    order: list[Var] = (
+        [var_of[n] for n in engine_backward_order(out)] if out._op is not None else []
+    )
     code = generate(program, vguards, order, traced)
     leaves = {v for e in program.eqns for v in e.vars() if v.kind != "eqn"}
     n_nodes = len(program.eqns) + (len(leaves) if program.eqns else 1)

@@ -60,11 +60,11 @@ class Eqn:
     __slots__ = ("out", "prim", "op", "operands", "attrs")
 
     def __init__(
-        self, out: Var, prim: str, op: Op | None, operands: tuple, attrs: dict | None = None
+        self, out: Var, prim: str, op: Any, operands: tuple, attrs: dict | None = None
     ) -> None:
         self.out = out
         self.prim = prim  # the op's name, or pack / col / dense / map
-        self.op = op  # the scalar op (map: the op applied to each column)
+        self.op: Op = op  # the scalar op (map: each column's; dense: linear); None: pack, col
         self.operands = operands
         self.attrs = attrs or {}
 

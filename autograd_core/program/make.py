@@ -105,9 +105,9 @@ def convert(
                 c = var_of[node] = Var("const", len(constants), label=node.label)
                 constants[c] = node._data
             elif captured == "params":
-                v = var_of[node] = Var("param", len(params) + len(extra), label=node.label)
+                pv = var_of[node] = Var("param", len(params) + len(extra), label=node.label)
                 extra.append(node)
-                par_vars.append(v)
+                par_vars.append(pv)
             else:
                 raise captured_error(node, what)
             continue
