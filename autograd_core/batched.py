@@ -144,6 +144,14 @@ class _State:
     gext: Any  # their gradients
 
 
+class _Slots(dict):
+    """Var -> its index in `vals`, a new one at the first lookup."""
+
+    def __missing__(self, v: Var) -> int:
+        s = self[v] = len(self)
+        return s
+
+
 def _reduce(c: Any, B: int) -> Any:
     """A per-example contribution summed over the batch (a float stands for B equal ones)."""
     return c.sum() if _np.ndim(c) else c * B
@@ -157,11 +165,12 @@ class _Executor:
         self.program = program
         self.n_params = len(program.params)
         consts = list(program.constants.values())
-        self.slot: dict[Var, int] = {}
-        for v in (*program.inputs, *program.params, *program.constants):
-            self.slot[v] = len(self.slot)
-        for e in program.all_eqns():
-            self.slot[e.out] = len(self.slot)
+        # Slots only for what closures read one by one (inputs first, in order): a
+        # param read only by a dense layer or a dot product has none, so a step
+        # allocates nothing per param.
+        self.slot = _Slots()
+        for v in program.inputs:
+            self.slot[v]
         self.extra: list[float] = []  # numbers in dense layers and vectorized dots
         self.consts = consts
         self.free = set(program.params) | set(program.constants) | {e.out for e in program.once}
@@ -179,10 +188,14 @@ class _Executor:
         for e in program.eqns:
             self._compile(e, once=False)
         self.const_table = np.array(consts + self.extra, dtype=np.float64)
-        self.n_slots = len(self.slot)
         reads = self._scalar_reads
+        reads.update(o for o in program.outputs if o.__class__ is Var)
         self.param_reads = [(self.slot[p], p.index) for p in program.params if p in reads]
         self.const_slots = [(self.slot[c], x) for c, x in program.constants.items()]
+        for o in program.outputs:
+            if o.__class__ is Var:
+                self.slot[o]
+        self.n_slots = len(self.slot)
 
     # -- indices into pext = [params, constants, extra numbers] -----------------------
 
