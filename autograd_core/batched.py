@@ -402,32 +402,68 @@ class _Executor:
         return add
 
     def _map(self, e: Eqn) -> tuple[Callable, Callable]:
-        """The op's rule on the whole [B, n] matrix at once."""
+        """The op's rule on whole matrices at once: [B, n] columns, [B, 1] per-example scalars."""
         np = _np
         rule, op = e.op.rule, e.op
-        src = e.operands[0]
-        r, s = self.slot[src], self.slot[e.out]
-        cols = e.attrs.get("cols")
-        cidx = None if cols is None else np.array(cols, dtype=np.intp)
+        s = self.slot[e.out]
+        width = e.out.width
+        # per operand: (slot or None, number, column index array, kind) with kind
+        # "v" a vector, "e" a per-example scalar (made a column), "f" the same for all
+        reads: list[tuple] = []
+        adders: list[tuple] = []
+        for i, (x, sel) in enumerate(zip(e.operands, e.attrs["cols"])):
+            cidx = None if sel is None else np.array(sel, dtype=np.intp)
+            if x.__class__ is not Var:
+                reads.append((None, x, None, "f"))
+                continue
+            kind = "v" if x.width is not None else ("f" if x in self.free else "e")
+            reads.append((self.slot[x], None, cidx, kind))
+            if kind == "e":
+                self._scalar_reads.add(x)
+            if x in self.needs:
+                if kind == "v":
+                    adders.append((i, kind, self._vector_adder(x, cidx)))
+                else:
+                    adders.append((i, kind, self._adder(x, kind == "f")))
         locs: list[Any] = [None]
-        src_add = self._vector_adder(src, cidx)
-        src_needs = src in self.needs
 
         def forward(vals: list, st: _State) -> None:
-            A = vals[r] if cidx is None else vals[r][:, cidx]
+            args = []
+            for r, c, cidx, kind in reads:
+                if r is None:
+                    args.append(c)
+                elif kind == "v":
+                    args.append(vals[r] if cidx is None else vals[r][:, cidx])
+                elif kind == "e":
+                    a = vals[r]
+                    args.append(a[:, None] if np.ndim(a) else a)
+                else:
+                    args.append(vals[r])
             try:
-                out, local = rule(NUMPY, A)
+                res = rule(NUMPY, *args)
             except ValueError as err:
                 raise _branching(err, op) from None
-            if np.ndim(out) < 2:
-                out = np.broadcast_to(out, A.shape)
+            out = res[0]
+            if np.shape(out) != (st.B, width):
+                out = np.broadcast_to(out, (st.B, width))
             vals[s] = out
-            locs[0] = local
+            locs[0] = res
 
         def backward(vals: list, grads: list, st: _State) -> None:
             U = grads[s]
-            if U is not None and src_needs:
-                src_add(grads, locs[0] * U, st)
+            if U is None:
+                return
+            res = locs[0]
+            for i, kind, add in adders:
+                c = res[i + 1] * U
+                if kind == "v":
+                    if np.shape(c) != (st.B, U.shape[1]):
+                        c = np.broadcast_to(c, U.shape)
+                    add(grads, c, st)
+                elif kind == "e":
+                    add(grads, np.sum(c, axis=1) if np.ndim(c) == 2 else c * width, st)
+                else:
+                    add(grads, np.sum(c) if np.ndim(c) else c * st.B * width, st)
 
         return forward, backward
 
@@ -598,7 +634,11 @@ class BatchedStep:
         self.n_nodes = (
             len(plain.eqns) + len(plain.inputs) + len(plain.params) + len(plain.constants)
         )
-        self.dense_layers = program.count(DENSE)
+        self.dense_layers = sum(  # layers of weights (not a sum's row of ones)
+            1
+            for e in program.eqns
+            if e.prim == DENSE and any(w.__class__ is Var for row in e.attrs["W"] for w in row)
+        )
         # A dry run on two copies of the example: a rule that branches with `if` on
         # its operand fails here, at compile time, not in the first training step.
         X2 = np.array([x0, x0], dtype=np.float64)

@@ -635,11 +635,16 @@ def _write_program(program: Program, names_in: list[str], names_out: list[str]) 
             j = g.index(e.attrs["j"])
             symbols[e.out] = g.symbol(g.node("Gather", get(e.operands[0]), j, axis=1))
         elif e.prim == MAP:
-            src = get(e.operands[0])
-            cols = e.attrs.get("cols")
-            if cols is not None:
-                src = g.symbol(g.node("Gather", src, g.index(list(cols)), axis=1))
-            symbols[e.out] = _run_rule(g, m, e.op, [src])
+            args = []
+            for x, cols in zip(e.operands, e.attrs["cols"]):
+                a = get(x)
+                if x.__class__ is Var and x.width is not None:
+                    if cols is not None:
+                        a = g.symbol(g.node("Gather", a, g.index(list(cols)), axis=1))
+                elif isinstance(a, OnnxSymbol) and g.batched(a.name):  # [N] -> [N, 1]
+                    a = g.symbol(g.node("Unsqueeze", a, g.index([1])))
+                args.append(a)
+            symbols[e.out] = _run_rule(g, m, e.op, args)
         else:
             symbols[e.out] = _run_rule(g, m, e.op, [get(x) for x in e.operands])
     g.scope = ""

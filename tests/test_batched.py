@@ -539,3 +539,19 @@ def test_arrays_of_dates_masked_arrays_and_matrices_are_refused():
         step.run_arrays(np.array([[1.0, 2.0]]), np.array([1.0]), np.ma.masked_array([1.0]))
     with pytest.raises(TypeError, match=r"Y must hold real numbers: \[0\] is str"):
         step([[1.0, 2.0]], ["1"])
+
+
+def test_an_op_over_a_layer_and_a_per_example_scalar_agrees_with_the_engine():
+    # z - peak for every logit: a map over a matrix [B, n] and a column [B, 1]
+    model = MLP(2, [5, 3], seed=6)
+    params = model.parameters()
+
+    def per_example(x, y):
+        zs = model(x)
+        peak = (zs[0] * x[1]).tanh() + y
+        return sum((z - peak).exp() for z in zs).log() + peak * peak
+
+    X, Y = [[0.5, -1.0], [2.0, 0.25], [-0.3, 0.8]], [1.0, -1.0, 0.5]
+    step = compile_batched(per_example, params, (X[0], Y[0]))
+    assert "map[sub]" in str(step.program) and "map[exp]" in str(step.program)
+    assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))

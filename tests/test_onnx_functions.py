@@ -407,3 +407,22 @@ def test_an_input_named_like_an_internal_tensor_says_which_and_how_to_rename():
         ValueError, match=r"input name 'const:2.0' is also used .* a constant.*input_names="
     ):
         function_to_onnx(lambda x: x * 2.0, [1.0], input_names=["const:2.0"])
+
+
+def test_maps_over_a_layer_and_a_shared_value_run_in_onnx_runtime():
+    from micrograd_style import MLP as ScalarMLP
+
+    model = ScalarMLP(2, [6, 3], seed=7, act="tanh")
+
+    def f(a, b):
+        zs = model([a, b])
+        peak = (zs[0] * b).tanh()
+        return sum((z - peak).exp() for z in zs).log() + peak
+
+    proto = function_to_onnx(f, [0.1, 0.2])
+    types = [n.op_type for n in proto.graph.node]
+    assert types.count("Exp") == 1 and types.count("Gemm") == 3  # two layers, the sum
+    X = np.random.default_rng(1).normal(size=(20, 2))
+    (y,) = run(proto, {"a": X[:, 0], "b": X[:, 1]})
+    want = np.array([f(Value(r[0]), Value(r[1])).data for r in X])
+    assert (np.abs(y - want) <= 1e-12 * np.abs(want).max()).all()

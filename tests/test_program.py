@@ -333,3 +333,31 @@ def test_a_sum_over_a_layer_becomes_one_row_of_ones():
     sums = [e for e in after.eqns if e.prim == "dense" and e.attrs["W"] == [[1.0, 1.0, 1.0]]]
     assert len(sums) == 1 and sums[0].attrs["b"] == [0.0]
     assert optimize(program).count("add") == 0
+
+
+def test_an_op_over_a_layer_and_a_shared_value_is_one_map():
+    model = MLP(2, [4, 3], act="tanh")
+    params = model.parameters()
+    shift = Value(0.25, "shift")
+
+    def f(a, b):
+        zs = model([a, b])
+        peak = (zs[0] * zs[1]).tanh() + shift  # one per-example scalar, shared by every column
+        return sum((z - peak).exp() for z in zs).log() + peak
+
+    inputs = [0.3, -0.4]
+    program = make_program(f, inputs, [*params, shift])
+    p = program
+    for pass_ in (recognize_dots, group_dense):
+        p = pass_(p)
+    after = check_pass(group_maps, p, inputs)
+    maps = {e.op.name: e for e in after.eqns if e.prim == "map"}
+    assert set(maps) == {"tanh", "sub", "exp"}  # tanh of the layer, then z - peak, then exp
+    sub = maps["sub"]
+    assert sub.operands[0].width == 3 and sub.operands[1].width is None
+    optimized = optimize(program)
+    v0, _, g0 = program.value_and_grad(inputs)
+    v1, _, g1 = optimized.value_and_grad(inputs)
+    assert_close([v1], [v0])
+    assert_close(g1, g0)
+    assert "map[sub]" in str(optimized)

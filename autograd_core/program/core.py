@@ -15,7 +15,9 @@ per column, a row of a [B, n] matrix in batched replay):
 - `col[j](v)`: column j of a vector;
 - `dense[W, b](v)`: `W @ v + b`, each row `b_i + sum_j W_ij v_j` added in that
   order (the `linear` rule's order), W and b entries params or numbers;
-- `map[op](v)`: a one-operand op on every column of a vector.
+- `map[op](u, s, ...)`: an op on every column: vector operands give their
+  columns (`u[2,0,1]`: those columns, in that order), other operands (a
+  scalar, a number) are the same for every column.
 
 Equations in `once` depend on params and constants only (the hoisting pass
 puts them there): batched replay computes them once per batch.
@@ -196,7 +198,11 @@ class Program:
         if e.prim == COLUMN:
             return f"{out} = col[{e.attrs['j']}] {args}"
         if e.prim == MAP:
-            return f"{out} = map[{e.op.name}] {args}"
+            sels = [
+                f"{name(x)}[{','.join(map(str, c))}]" if c is not None else name(x)
+                for x, c in zip(e.operands, e.attrs["cols"])
+            ]
+            return f"{out} = map[{e.op.name}] {' '.join(sels)}"
         if e.prim == DENSE:
             W, b = e.attrs["W"], e.attrs["b"]
             cols = e.attrs.get("cols")
@@ -309,6 +315,10 @@ def _span(program: Program, W: list[list[Any]], b: list[Any]) -> str:
     return f"{len(vs)} params, {len(entries) - len(vs)} numbers"
 
 
+def _is_vector(x: Any) -> bool:
+    return x.__class__ is Var and x.width is not None
+
+
 def _get(env: dict, x: Any) -> Any:
     return env[x] if x.__class__ is Var else x
 
@@ -322,8 +332,16 @@ def _forward(e: Eqn, env: dict) -> tuple[Any, Any]:
         return env[e.operands[0]][e.attrs["j"]], None
     if prim == MAP:
         rule = e.op.rule
-        results = [rule(FLOAT, x) for x in env[e.operands[0]]]
-        return [r[0] for r in results], [r[1] for r in results]
+        n = e.out.width
+        columns = []
+        for x, sel in zip(e.operands, e.attrs["cols"]):
+            if _is_vector(x):
+                v = env[x]
+                columns.append(v if sel is None else [v[c] for c in sel])
+            else:
+                columns.append([_get(env, x)] * n)
+        results = [rule(FLOAT, *args) for args in zip(*columns)]
+        return [r[0] for r in results], [r[1:] for r in results]
     if prim == DENSE:
         v = env[e.operands[0]]
         cols = e.attrs.get("cols")
@@ -360,7 +378,18 @@ def _backward(e: Eqn, env: dict, local: Any, g: Any, grads: dict) -> None:
         vec[e.attrs["j"]] = g
         _add(grads, src, vec)
     elif prim == MAP:
-        _add(grads, e.operands[0], [d * gi for d, gi in zip(local, g)])
+        for i, (x, sel) in enumerate(zip(e.operands, e.attrs["cols"])):
+            if x.__class__ is not Var:
+                continue
+            parts = [d[i] * gi for d, gi in zip(local, g)]
+            if _is_vector(x):
+                gv = [0.0] * x.width
+                for c, part in zip(range(x.width) if sel is None else sel, parts):
+                    gv[c] += part
+                _add(grads, x, gv)
+            else:
+                for part in parts:
+                    _add(grads, x, part)
     elif prim == DENSE:
         src = e.operands[0]
         v = env[src]

@@ -7,8 +7,8 @@ one `dense[W, b]` equation (a matrix
 product in batched replay, Gemm in ONNX), exactly as nn's fused `linear`
 nodes are grouped. Each neuron's value becomes a column `col[j]` of it.
 
-`group_maps`: the same one-operand op on columns of one vector (relu on
-every neuron of a layer) is one `map[op]` equation over the vector.
+`group_maps`: the same op on columns of one vector (relu on every neuron of
+a layer; `z_j - peak` for every logit) is one `map[op]` equation over it.
 
 `fold_packs`: a dense layer reading `pack(col[0] v, ..., col[n-1] v)` reads
 `v` itself (the next layer reads the previous layer's vector).
@@ -23,7 +23,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from autograd_core.program.core import COLUMN, DENSE, MAP, PACK, Eqn, Program, Var
+from autograd_core.program.core import (
+    COLUMN,
+    DENSE,
+    MAP,
+    PACK,
+    Eqn,
+    History,
+    PassRecord,
+    Program,
+    Var,
+)
 from autograd_core.program.passes._util import batch_free, record, value_of
 
 __all__ = ["fold_packs", "group_dense", "group_maps"]
@@ -104,17 +114,41 @@ def _source(xs: tuple, cols: dict[Var, tuple[Var, int]]) -> tuple[Var | None, An
 
 
 def group_maps(program: Program) -> Program:
-    """The same one-operand op over columns of one vector becomes one `map` equation."""
+    """`_maps_once` until nothing more groups (exp of a map of sub is a map in turn)."""
+    before = program
+    written: list[str] = []
+    for _ in range(32):
+        after = _maps_once(program)
+        written.extend(after.history[-1].written)
+        if after.count(MAP) == program.count(MAP):
+            break
+        program = after
+    rec = PassRecord("group_maps", before.count(), program.count(), written)
+    result = program.rewritten(program.eqns, None, None, rec)
+    result.history = History([*before.history, rec])  # one record for all the rounds
+    return result
+
+
+def _maps_once(program: Program) -> Program:
+    """The same op over columns of the same vectors (and the same other operands) is one `map`.
+
+    relu on every neuron of a layer; `z_j - peak` for every logit (a vector
+    and a scalar); `a_j * b_j` over two layers. Each member reads, at each
+    operand, either a column of one vector (the same vector for every member)
+    or one value shared by all members.
+    """
     cols = _columns(program.eqns)
     groups: dict[tuple, list[Eqn]] = {}
     for e in program.eqns:
         op = e.op
-        if e.prim in (COLUMN, DENSE, MAP, PACK) or op is None or len(e.operands) != 1:
+        if e.prim in (COLUMN, DENSE, MAP, PACK) or op is None:
             continue
-        x = e.operands[0]
-        if x.__class__ is not Var or x not in cols:
+        pattern = tuple(
+            ("v", cols[x][0]) if x.__class__ is Var and x in cols else ("s", x) for x in e.operands
+        )
+        if all(kind == "s" for kind, _ in pattern):
             continue
-        groups.setdefault((cols[x][0], op), []).append(e)
+        groups.setdefault((op, pattern), []).append(e)
     first: dict[Var, tuple] = {}
     member: dict[Var, tuple[Var, int]] = {}
     made: dict[tuple, Eqn] = {}
@@ -122,12 +156,17 @@ def group_maps(program: Program) -> Program:
     for key, members in groups.items():
         if len(members) < 2:
             continue
-        vec, op = key
-        sel = tuple(cols[m.operands[0]][1] for m in members)
+        op, pattern = key
+        operands, sels = [], []
+        for i, (kind, x) in enumerate(pattern):
+            operands.append(x)
+            if kind == "s":
+                sels.append(None)
+                continue
+            sel = tuple(cols[m.operands[i]][1] for m in members)
+            sels.append(None if sel == tuple(range(x.width)) else sel)
         out = program.new_var(len(members))
-        made[key] = Eqn(
-            out, MAP, op, (vec,), {"cols": None if sel == tuple(range(vec.width)) else sel}
-        )
+        made[key] = Eqn(out, MAP, op, tuple(operands), {"cols": tuple(sels)})
         written.append(made[key])
         first[members[0].out] = key
         for j, m in enumerate(members):
