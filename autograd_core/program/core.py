@@ -86,18 +86,40 @@ class Eqn:
 
 
 class PassRecord:
-    """What one pass did: equation counts before and after, and the equations it wrote."""
+    """What one pass did: equation counts before and after, and the equations it wrote.
 
-    def __init__(self, name: str, before: int, after: int, written: list[str]) -> None:
+    The equations are rendered when read (`written`, or printing), not while
+    the pass runs: a pass over 100k equations does not format 100k lines.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        before: int,
+        after: int,
+        written: Iterable[str] = (),
+        items: Iterable[tuple[str, Program, Eqn]] = (),
+    ) -> None:
         self.name = name
         self.before = before
         self.after = after
-        self.written = written
+        self.items = list(items)  # (prefix, program, equation), rendered on demand
+        self._written = list(written)
+
+    @property
+    def written(self) -> list[str]:
+        """The equations the pass wrote (or removed), as the listing prints them."""
+        return self._written + [prefix + p.show(e) for prefix, p, e in self.items]
+
+    def __len__(self) -> int:
+        return len(self._written) + len(self.items)
 
     def __str__(self) -> str:
         head = f"{self.name}: {self.before} -> {self.after} equations"
-        shown = self.written[:8]
-        more = f"\n    ... and {len(self.written) - 8} more" if len(self.written) > 8 else ""
+        shown = self._written[:8] + [
+            prefix + p.show(e) for prefix, p, e in self.items[: max(0, 8 - len(self._written))]
+        ]
+        more = f"\n    ... and {len(self) - 8} more" if len(self) > 8 else ""
         return "\n".join([head, *("    " + w for w in shown)]) + more
 
 

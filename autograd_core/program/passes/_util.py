@@ -43,7 +43,7 @@ def record(
         name,
         len(before.once) + len(before.eqns),
         len(once) + len(eqns),
-        [p.show(e) for e in written],
+        items=[("", p, e) for e in written],
     )
 
 

@@ -21,5 +21,5 @@ def eliminate_dead_code(program: Program) -> Program:
     eqns = [e for k, e in enumerate(program.eqns, n_once) if k in keep]
     removed: list[Eqn] = [e for k, e in enumerate(everything) if k not in keep]
     rec = record("eliminate_dead_code", program, eqns, once, [])
-    rec.written = [f"removed {program.show(e)}" for e in removed]
+    rec.items = [("removed ", program, e) for e in removed]
     return program.rewritten(eqns, once, None, rec)

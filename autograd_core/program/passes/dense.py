@@ -116,14 +116,14 @@ def _source(xs: tuple, cols: dict[Var, tuple[Var, int]]) -> tuple[Var | None, An
 def group_maps(program: Program) -> Program:
     """`_maps_once` until nothing more groups (exp of a map of sub is a map in turn)."""
     before = program
-    written: list[str] = []
+    items: list[Any] = []
     for _ in range(32):
         after = _maps_once(program)
-        written.extend(after.history[-1].written)
+        items.extend(after.history[-1].items)
         if after.count(MAP) == program.count(MAP):
             break
         program = after
-    rec = PassRecord("group_maps", before.count(), program.count(), written)
+    rec = PassRecord("group_maps", before.count(), program.count(), items=items)
     result = program.rewritten(program.eqns, None, None, rec)
     result.history = History([*before.history, rec])  # one record for all the rounds
     return result

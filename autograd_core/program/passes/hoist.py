@@ -30,5 +30,5 @@ def hoist_parameter_only(program: Program) -> Program:
         else:
             eqns.append(e)
     rec = record("hoist_parameter_only", program, eqns, once, [])
-    rec.written = [f"once: {program.show(e)}" for e in moved]
+    rec.items = [("once: ", program, e) for e in moved]
     return program.rewritten(eqns, once, None, rec)
