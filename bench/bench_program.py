@@ -180,6 +180,7 @@ def main() -> None:
         )
     print("trace + optimize [< 50 ms for ~1,000 nodes, < 5 s for 100k]:")
     trace_and_optimize(ScalarMLP(2, [16, 16, 1]), 2)
+    trace_and_optimize(ScalarMLP(64, [128, 128, 10]), 64)
     trace_and_optimize(ScalarMLP(64, [256, 128, 10]), 64)
 
 
