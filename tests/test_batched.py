@@ -198,6 +198,9 @@ def test_micrograd_style_code_gets_dense_layers_and_the_engines_numbers():
     assert step.dense_layers == 3 and step.program.count("map") == 2
     assert step.program.count("dense") + step.program.count("map") < 10 < step.n_nodes
     assert len(step.program.once) == 2  # sum(p*p) as one dot product, times 1e-4
+    # no per-parameter Python work in a step: no param is read one by one, and the
+    # replay's value slots are per equation, not per param (337 params here)
+    assert step._exec.param_reads == [] and step._exec.n_slots < 30
     assert_agree(step(X, Y), engine_mean(per_example, params, X.tolist(), Y.tolist()))
     pdata = np.array([p.data for p in params])
     mean, grad = step.run_arrays(X, Y, pdata)
