@@ -818,6 +818,8 @@ class BatchedStep:
             grads: list[Any] = [None] * ex.n_slots
             if loss.__class__ is Var:
                 grads[ex.slot[loss]] = (1.0 / B) if per_example else 1.0
+                if loss.kind == "param":  # the loss is a param itself
+                    st.gext[loss.index] += 1.0
             for b in reversed(ex.backward):
                 if b is not None:
                     b(vals, grads, st)

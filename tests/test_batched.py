@@ -558,3 +558,12 @@ def test_an_op_over_a_layer_and_a_per_example_scalar_agrees_with_the_engine():
     step = compile_batched(per_example, params, (X[0], Y[0]))
     assert "map[sub]" in str(step.program) and "map[exp]" in str(step.program)
     assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))
+
+
+def test_a_loss_that_is_a_param_or_made_of_params_only():
+    # Everything hoisted to once per batch: the mean of a constant is the constant.
+    w, u = Value(2.0), Value(3.0)
+    X, Y = [[1.0], [2.0]], [0.0, 1.0]
+    for per_example in (lambda x, y: w, lambda x, y: w * u + 1.0):
+        step = compile_batched(per_example, [w, u], (X[0], Y[0]))
+        assert_agree(step(X, Y), engine_mean(per_example, [w, u], X, Y))
