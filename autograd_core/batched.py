@@ -137,9 +137,10 @@ PLAIN = (eliminate_dead_code, hoist_parameter_only)
 class _State:
     """What one run shares: batch size, params (and constants after them), param grads."""
 
-    __slots__ = ("B", "X", "pext", "gext")
+    __slots__ = ("B", "X", "Y", "pext", "gext")
     B: int
     X: Any
+    Y: Any
     pext: Any  # params, then constants and numbers of dense layers
     gext: Any  # their gradients
 
@@ -502,6 +503,15 @@ class _Executor:
                 vals[s] = st.X if whole else st.X[:, cidx]
 
             return forward, lambda vals, grads, st: None
+        k = self.target_size
+        if k is not None and [
+            x.index - n_in if x.kind == "input" else -1 for x in e.operands
+        ] == list(range(k)):  # the targets, in order: Y itself
+
+            def forward_y(vals: list, st: _State) -> None:
+                vals[s] = st.Y
+
+            return forward_y, lambda vals, grads, st: None
         self._scalar_reads.update(e.operands)
         refs = [(self.slot[x], None) if x.__class__ is Var else (None, x) for x in e.operands]
         adders = [
@@ -780,6 +790,7 @@ class BatchedStep:
         st = _State()
         st.B = B
         st.X = X
+        st.Y = Y
         st.pext = np.concatenate((pdata, ex.const_table)) if ex.const_table.size else pdata
         vals: list[Any] = [None] * ex.n_slots
         n = self.n_inputs

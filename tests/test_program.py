@@ -361,3 +361,23 @@ def test_an_op_over_a_layer_and_a_shared_value_is_one_map():
     assert_close([v1], [v0])
     assert_close(g1, g0)
     assert "map[sub]" in str(optimized)
+
+
+def test_a_dot_product_of_two_per_example_vectors_is_a_map_and_a_sum():
+    from autograd_core.program.passes import recognize_rowwise_dots
+
+    model = MLP(2, [4, 3], act="tanh")
+    params = model.parameters()
+
+    def f(a, b, t0, t1, t2):  # softmax cross-entropy's target term: sum(t_i * z_i)
+        zs = model([a, b])
+        return sum(t * z for t, z in zip((t0, t1, t2), zs))
+
+    inputs = [0.3, -0.4, 0.0, 1.0, 0.0]
+    program = make_program(f, inputs, params)
+    p = program
+    for pass_ in (recognize_dots, group_dense, group_maps, fold_packs):
+        p = pass_(p)
+    after = check_pass(recognize_rowwise_dots, p, inputs)
+    assert [e.prim for e in after.eqns if e.prim in ("pack", "map")][-2:] == ["pack", "map"]
+    assert after.count("linear") == 0

@@ -12,7 +12,7 @@ from autograd_core.program.passes.dce import eliminate_dead_code
 from autograd_core.program.passes.dense import fold_packs, group_dense, group_maps
 from autograd_core.program.passes.dots import recognize_dots
 from autograd_core.program.passes.hoist import hoist_parameter_only
-from autograd_core.program.passes.sums import recognize_column_sums
+from autograd_core.program.passes.sums import recognize_column_sums, recognize_rowwise_dots
 
 __all__ = [
     "PIPELINE",
@@ -24,6 +24,7 @@ __all__ = [
     "optimize",
     "recognize_column_sums",
     "recognize_dots",
+    "recognize_rowwise_dots",
 ]
 
 #: The passes `optimize` runs, in order.
@@ -35,6 +36,7 @@ PIPELINE = (
     group_maps,
     fold_packs,
     recognize_column_sums,
+    recognize_rowwise_dots,
     eliminate_dead_code,
 )
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from autograd_core.engine import OPS
-from autograd_core.program.core import COLUMN, DENSE, Eqn, Program, Var
+from autograd_core.program.core import COLUMN, DENSE, MAP, PACK, Eqn, Program, Var
 from autograd_core.program.passes._util import record, uses
 
-_ADD, _LINEAR = OPS["add"], OPS["linear"]
+_ADD, _MUL, _LINEAR = OPS["add"], OPS["mul"], OPS["linear"]
 
 
 def recognize_column_sums(program: Program) -> Program:
@@ -86,3 +86,66 @@ def _column_sum(
     if bias.__class__ is Var and bias.kind not in ("param", "const"):
         return None
     return picked[0][0], tuple(j for _, j in picked), bias
+
+
+def recognize_rowwise_dots(program: Program) -> Program:
+    """A dot product of two per-example vectors (targets . logits) as a map and a row of ones.
+
+    A `linear` whose weights are not the same for every example (so not a
+    dense layer) and whose inputs are columns of one vector becomes
+    `map[mul]` of the two vectors (the weights packed side by side unless
+    they are one vector's columns too) and a one-row dense layer of ones:
+    two matrix operations instead of 2n array operations. Rounding: the sum
+    moves by at most about n * 2**-53 * sum(|w_i x_i|).
+    """
+    cols = {e.out: (e.operands[0], e.attrs["j"]) for e in program.eqns if e.prim == COLUMN}
+    made: dict[Var, list[Eqn]] = {}
+    written: list[Eqn] = []
+    for e in program.eqns:
+        if e.op is not _LINEAR or e.prim != "linear":
+            continue
+        n = (len(e.operands) - 1) // 2
+        ws, xs, bias = e.operands[:n], e.operands[n : 2 * n], e.operands[-1]
+        if n < 2 or (bias.__class__ is Var and bias.kind not in ("param", "const")):
+            continue
+        sides = []
+        new: list[Eqn] = []
+        for side in (ws, xs):
+            if not all(x.__class__ is Var and x.kind in ("input", "eqn") for x in side):
+                break
+            found = _one_vector(side, cols)
+            if found is None:
+                vec = program.new_var(n)
+                new.append(Eqn(vec, PACK, None, tuple(side)))
+                found = (vec, None)
+            sides.append(found)
+        else:
+            if not any(_one_vector(side, cols) for side in (ws, xs)):
+                continue  # two packs: nothing gained over the linear
+            (a, sa), (b, sb) = sides
+            prod = program.new_var(n)
+            new.append(Eqn(prod, MAP, _MUL, (a, b), {"cols": (sa, sb)}))
+            row = program.new_var(1)
+            new.append(
+                Eqn(row, DENSE, _LINEAR, (prod,), {"W": [[1.0] * n], "b": [bias], "cols": None})
+            )
+            new.append(Eqn(e.out, COLUMN, None, (row,), {"j": 0}))
+            made[e.out] = new
+            written.extend(new[:-1])
+    eqns: list[Eqn] = []
+    for e in program.eqns:
+        eqns.extend(made.get(e.out, [e]))
+    rec = record("recognize_rowwise_dots", program, eqns, program.once, written)
+    return program.rewritten(eqns, None, None, rec)
+
+
+def _one_vector(side: Any, cols: dict[Var, tuple[Var, int]]) -> tuple[Var, Any] | None:
+    """(v, None) when `side` is all of v's columns in order, (v, columns) for some; else None."""
+    if not all(x in cols for x in side):
+        return None
+    vecs = {cols[x][0] for x in side}
+    if len(vecs) != 1:
+        return None
+    v = vecs.pop()
+    sel = tuple(cols[x][1] for x in side)
+    return v, (None if sel == tuple(range(v.width or 0)) else sel)
