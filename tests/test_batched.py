@@ -567,3 +567,62 @@ def test_a_loss_that_is_a_param_or_made_of_params_only():
     for per_example in (lambda x, y: w, lambda x, y: w * u + 1.0):
         step = compile_batched(per_example, [w, u], (X[0], Y[0]))
         assert_agree(step(X, Y), engine_mean(per_example, [w, u], X, Y))
+
+
+@st.composite
+def scalar_models(draw):
+    """Micrograd-style code, one scalar at a time, in any of the ways people write a sum."""
+    nin = draw(st.integers(1, 4))
+    sizes = [nin, *draw(st.lists(st.integers(1, 5), min_size=1, max_size=3))]
+    style = draw(st.sampled_from(["sum with start", "sum then bias", "loop", "tree"]))
+    act = draw(st.sampled_from(["relu", "tanh", "sigmoid"]))
+    l2_inside = draw(st.booleans())
+    rng = draw(st.randoms(use_true_random=False))
+    layers = [
+        [
+            ([Value(rng.uniform(-1, 1)) for _ in range(a)], Value(rng.uniform(-0.5, 0.5)))
+            for _ in range(b)
+        ]
+        for a, b in zip(sizes, sizes[1:])
+    ]
+    params = [p for layer in layers for ws, b in layer for p in (*ws, b)]
+
+    def neuron(ws, b, xs):
+        terms = [w * x for w, x in zip(ws, xs)]
+        if style == "sum with start":
+            return sum(terms, b)
+        if style == "sum then bias":
+            return sum(terms) + b
+        if style == "loop":
+            acc = b
+            for t in terms:
+                acc = t + acc
+            return acc
+        while len(terms) > 1:  # a balanced tree
+            terms = [
+                terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                for i in range(0, len(terms), 2)
+            ]
+        return terms[0] + b
+
+    def per_example(x, y):
+        for k, layer in enumerate(layers):
+            x = [neuron(ws, b, x) for ws, b in layer]
+            if k < len(layers) - 1:
+                x = [getattr(v, act)() for v in x]
+        loss = sum((v - y) ** 2 for v in x)
+        return loss + 1e-3 * sum(p * p for p in params) if l2_inside else loss
+
+    b = draw(st.integers(1, 6))
+    X = [[draw(finite) for _ in range(nin)] for _ in range(b)]
+    Y = [draw(finite) for _ in range(b)]
+    return per_example, params, X, Y
+
+
+@given(scalar_models())
+def test_batched_micrograd_style_code_agrees_with_the_engine(problem):
+    per_example, params, X, Y = problem
+    step = compile_batched(per_example, params, (X[0], Y[0]))
+    # every neuron went into a dense layer, except a lone w * x + b
+    assert all(len(e.operands) == 3 for e in step.program.eqns if e.prim == "linear")
+    assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))
