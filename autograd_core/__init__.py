@@ -12,6 +12,8 @@ it as generated float code (`codegen`, `symbolic`); `batched` traces one
 example and replays it over a batch with NumPy arrays (NumPy imported only
 then); `onnx_export` writes a traced function or a model as ONNX; `explore`
 writes a page that steps through the forward and backward passes.
+`program` turns a traced function into a `Program` (equations, printed one
+a line) and rewrites it with passes; the backends consume programs.
 """
 
 from autograd_core._version import __version__
@@ -51,6 +53,7 @@ from autograd_core.functional import grad, hessian, hvp, value_and_grad
 from autograd_core.gradcheck import GradcheckError, gradcheck, numerical_gradient
 from autograd_core.graph import GraphStats, graph_stats
 from autograd_core.onnx_export import export_onnx
+from autograd_core.program import Program, make_program, optimize
 
 __all__ = [
     "__version__",
@@ -72,6 +75,9 @@ __all__ = [
     "compile_function",
     "compile_loss",
     "PathExplanation",
+    "Program",
+    "make_program",
+    "optimize",
     "backward_trace",
     "detach",
     "draw_explained",

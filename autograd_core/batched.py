@@ -1,30 +1,37 @@
 """Trace ONE example's loss, then replay it over a whole batch with NumPy arrays.
 
-Models here are written one scalar at a time. `compile_batched` runs the
-per-example function once with the engine (tracing), refuses a graph whose
-shape depends on the data (a comparison of Values), and replays the recorded
-graph on arrays: every per-example node holds an array of shape [B], every
-parameter a float broadcast over the batch. The forward pass calls each
-node's own rule, `op.rule(NUMPY, *operands)`, in the NumPy namespace below,
-so no derivative is written twice; backward runs the nodes in reverse with
-`contribution = local * upstream`, summing over the batch at the parameters.
+Models here are written one scalar at a time. `compile_batched` traces the
+per-example function once into a `Program` (refusing a graph whose shape
+depends on the data: a comparison of Values), optimizes it (see
+`autograd_core.program.passes`: dot products, dense layers, maps over a
+layer, the parameter-only part hoisted) and replays the optimized program on
+arrays: a per-example scalar is an array of shape [B], a layer a matrix
+[B, n], a dense layer one matrix product, a map one rule call on the matrix,
+and the equations of params only run once per batch. Each scalar equation
+calls its op's own rule, `op.rule(NUMPY, *operands)`, in the NumPy namespace
+below, so no derivative is written twice; backward runs the equations in
+reverse with `contribution = local * upstream`, summing over the batch where
+a value is the same for every example. `step.program` is what is replayed.
 
-Dense layers (neurons' `linear` pre-activations over the same inputs) and
-the same elementwise op applied to every column of such a layer become one
-matrix operation each. NumPy is imported here only, so `import autograd_core`
-stays pure Python.
+Numbers: a matrix product adds in BLAS's order, not the engine's, and a
+regrouped sum of products moves in its last bits; the tests hold the mean
+loss and every gradient to 1e-12 of the engine's (relative to the largest).
+
+NumPy is imported here only, so `import autograd_core` stays pure Python.
 """
 
 from __future__ import annotations
 
-import heapq
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from autograd_core import ops
-from autograd_core.engine import OPS, Value, is_grad_enabled, walk
-from autograd_core.trace import Tracer, TracingError, describe_node
+from autograd_core.engine import Value, is_grad_enabled
+from autograd_core.program.core import COLUMN, DENSE, MAP, PACK, Eqn, Program, Var
+from autograd_core.program.make import program_from_graph
+from autograd_core.program.passes import PIPELINE, eliminate_dead_code, hoist_parameter_only
+from autograd_core.trace import Tracer, TracingError
 
 __all__ = ["BatchedStep", "NUMPY", "compile_batched"]
 
@@ -75,256 +82,513 @@ def _bind_numpy(np: Any) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Tracing one example.
+# Tracing one example: the Program of `per_example`, optimized.
 
 
-def _trace(per_example: Callable, x: list[float], y: Any) -> tuple:
-    """Run `per_example` once on Values; return the inputs, target, outputs and new leaves."""
+def _trace(per_example: Callable, x: list[float], y: Any, params: list[Value]) -> tuple:
+    """Run `per_example` once on Values; its program (inputs: x, then the target(s))."""
     with Tracer() as tracer:
         xs = [Value(v, f"x[{j}]") for j, v in enumerate(x)]
         if isinstance(y, list):
             ys: Any = [Value(v, f"y[{k}]") for k, v in enumerate(y)]
         else:
             ys = Value(y, "y")
-        out = per_example(xs, ys)
+        # copies: a per_example that assigns into x (x[i] = ...) must not replace our leaves
+        out = per_example(list(xs), list(ys) if isinstance(ys, list) else ys)
     tracer.refuse_comparisons(retrace_hint=False)  # batched replay has no retrace
     tracer.warn_data_reads(
         "the replay of every example (it was read from the example used to trace)", stacklevel=4
     )
-    return xs, ys, out, tracer.created
+    aux: list[Any] = []
+    if isinstance(out, tuple) and len(out) == 2 and out[0].__class__ is Value:
+        out, aux = out[0], list(out[1])
+    if out.__class__ is not Value:
+        raise TypeError(
+            "per_example must return the example's loss as a Value (or the loss and a list "
+            f"of Values), got {type(out).__qualname__}: {out!r}"[:300]
+        )
+    for i, a in enumerate(aux):
+        if a.__class__ is not Value and not isinstance(a, numbers.Real):
+            raise TypeError(
+                f"per_example's extra outputs must be Values or numbers, got "
+                f"{type(a).__qualname__} at index {i}"
+            )
+    targets = ys if isinstance(ys, list) else [ys]
+    program = program_from_graph(
+        [*xs, *targets], params, [out, *aux], tracer.created, what="the per-example function"
+    )
+    return program, out, aux
+
+
+#: The passes batched replay runs (`dense=False`: only those that change no number).
+PLAIN = (eliminate_dead_code, hoist_parameter_only)
 
 
 # ---------------------------------------------------------------------------
-# The replay plan: units (single nodes, dense layers, elementwise maps over a
-# layer) in an order where every unit comes after what it reads.
-
-_SINGLE, _DENSE, _MAP = 0, 1, 2
-
-
-class _Group:
-    """Nodes whose values live as the columns of one [B, n] matrix."""
-
-    __slots__ = ("gid", "members", "kind", "op", "source", "cols", "ws", "bs", "pos")
-
-    def __init__(self, gid: int, kind: int, op: Any, source: Any, pos: int) -> None:
-        self.gid = gid
-        self.kind = kind
-        self.op = op
-        self.source = source  # the group read (dense: the inputs x; map: the operand)
-        self.members: list[Value] = []
-        self.cols: list[int] = []  # column of each member's operand(s) in source
-        self.ws: list[list[Any]] = []  # dense: per member, each weight (param index or float)
-        self.bs: list[Any] = []  # dense: per member, the bias (param index or float)
-        self.pos = pos
+# The executor: one forward and one backward closure per equation, over slots.
+#
+# vals[slot] holds each value: per-example scalars as arrays [B] (or a float
+# the same for every example), vectors as [B, n] matrices, values of `once`
+# as NumPy scalars. grads[slot] holds the upstream gradient of the mean loss.
+# A per-example equation's contribution to a value that is the same for every
+# example (a param, anything in `once`) is summed over the batch at once.
 
 
-def _needing_grad(order: list, param_index: dict) -> set:
-    """The params and the nodes that lead to one: only they need gradients."""
-    needs = set(param_index)
-    for node in order:
-        if node._op is not None and any(o.__class__ is Value and o in needs for o in node.operands):
-            needs.add(node)
-    return needs
+class _State:
+    """What one run shares: batch size, params (and constants after them), param grads."""
+
+    __slots__ = ("B", "X", "Y", "pext", "gext")
+    B: int
+    X: Any
+    Y: Any
+    pext: Any  # params, then constants and numbers of dense layers
+    gext: Any  # their gradients
 
 
-class _Layers:
-    """Finds the dense layers over one group, and the elementwise maps over a layer."""
+class _Slots(dict):
+    """Var -> its index in `vals`, a new one at the first lookup."""
 
-    def __init__(self, xs: list, param_index: dict, position: dict) -> None:
-        self.param_index = param_index
-        self.position = position
-        self.inputs = _Group(0, -1, None, None, -1)  # group 0: the inputs, columns of X
-        self.inputs.members = list(xs)
-        self.member: dict[Value, tuple[_Group, int]] = {
-            v: (self.inputs, j) for j, v in enumerate(xs)
-        }
-        self.buckets: dict[tuple, _Group] = {}
-        self.groups: list[_Group] = []
-
-    def weight(self, w: Any) -> Any:
-        """A weight or bias as a param index, a float, or None (a Value that is no param)."""
-        if w.__class__ is Value:
-            return self.param_index.get(w)
-        return float(w)
-
-    def add_dense(self, node: Value) -> None:
-        """A `linear` node of params over columns of one group joins that group's layer."""
-        operands = node.operands
-        n = len(operands) // 2
-        ws, xin, b = operands[:n], operands[n : 2 * n], operands[-1]
-        wk = [self.weight(w) for w in ws]
-        bk = self.weight(b)
-        if n == 0 or None in wk or bk is None:
-            return
-        member = self.member
-        if any(x.__class__ is not Value or x not in member for x in xin):
-            return
-        if len({member[x][0].gid for x in xin}) != 1:
-            return
-        source = member[xin[0]][0]
-        cols = tuple(member[x][1] for x in xin)
-        g = self._join(node, (_DENSE, source.gid, cols), source)
-        g.cols = list(cols)
-        g.ws.append(wk)
-        g.bs.append(bk)
-
-    def add_map(self, node: Value) -> None:
-        """A one-operand node over a layer's column joins the map of its op over that layer."""
-        x = node.operands[0]
-        if x.__class__ is not Value or x not in self.member:
-            return
-        source, col = self.member[x]
-        if source is self.inputs:
-            return
-        g = self._join(node, (_MAP, source.gid, node._op), source)
-        g.cols.append(col)
-
-    def _join(self, node: Value, key: tuple, source: _Group) -> _Group:
-        """The group of `key` (new at this node's position if none), with `node` added."""
-        g = self.buckets.get(key)
-        if g is None:
-            g = _Group(len(self.groups) + 1, key[0], node._op, source, self.position[node])
-            self.buckets[key] = g
-            self.groups.append(g)
-        self.member[node] = (g, len(g.members))
-        g.members.append(node)
-        return g
+    def __missing__(self, v: Var) -> int:
+        s = self[v] = len(self)
+        return s
 
 
-def _find_layers(order: list, xs: list, param_index: dict, position: dict) -> list[_Group]:
-    """The graph's dense layers and maps over them, in order, numbered from 1."""
-    layers = _Layers(xs, param_index, position)
-    linear = OPS["linear"]
-    for node in order:
-        op = node._op
-        if op is linear:
-            layers.add_dense(node)
-        elif op is not None and op.arity == 1:
-            layers.add_map(node)
-    return layers.groups
+def _reduce(c: Any, B: int) -> Any:
+    """A per-example contribution summed over the batch (a float stands for B equal ones)."""
+    return c.sum() if _np.ndim(c) else c * B
 
 
-def _units(order: list, groups: list[_Group]) -> tuple[list[Any], dict[Value, Any]]:
-    """The groups, then every op node outside them; and each node's unit."""
-    unit_of: dict[Value, Any] = {}
-    units: list[Any] = []
-    for g in groups:
-        units.append(g)
-        for m_ in g.members:
-            unit_of[m_] = g
-    for node in order:
-        if node._op is not None and node not in unit_of:
-            units.append(node)
-            unit_of[node] = node
-    return units, unit_of
+class _Executor:
+    """The optimized program as closures; `run(X, Y, pdata)`."""
 
+    def __init__(self, program: Program, n_inputs: int, target_size: int | None) -> None:
+        np = _numpy()
+        self.program = program
+        self.n_params = len(program.params)
+        consts = list(program.constants.values())
+        # Slots only for what closures read one by one (inputs first, in order): a
+        # param read only by a dense layer or a dot product has none, so a step
+        # allocates nothing per param.
+        self.slot = _Slots()
+        for v in program.inputs:
+            self.slot[v]
+        self.extra: list[float] = []  # numbers in dense layers and vectorized dots
+        self.consts = consts
+        self.free = set(program.params) | set(program.constants) | {e.out for e in program.once}
+        needs: set[Var] = set(program.params)
+        for e in program.all_eqns():
+            if any(v in needs for v in e.vars()):
+                needs.add(e.out)
+        self.needs = needs
+        self.n_inputs, self.target_size = n_inputs, target_size
+        self.forward: list[Callable] = []
+        self.backward: list[Callable | None] = []
+        self._scalar_reads: set[Any] = set()  # operands read from vals one by one
+        for e in program.once:
+            self._compile(e, once=True)
+        for e in program.eqns:
+            self._compile(e, once=False)
+        self.const_table = np.array(consts + self.extra, dtype=np.float64)
+        reads = self._scalar_reads
+        reads.update(o for o in program.outputs if o.__class__ is Var)
+        self.param_reads = [(self.slot[p], p.index) for p in program.params if p in reads]
+        self.const_slots = [(self.slot[c], x) for c, x in program.constants.items()]
+        for o in program.outputs:
+            if o.__class__ is Var:
+                self.slot[o]
+        self.n_slots = len(self.slot)
 
-def _schedule(order: list, groups: list[_Group], position: dict) -> list[Any] | None:
-    """Units in an order where each follows what it reads (Kahn, by first position); None if
-    there is a cycle."""
-    units, unit_of = _units(order, groups)
+    # -- indices into pext = [params, constants, extra numbers] -----------------------
 
-    def reads(u: Any) -> set:
-        if isinstance(u, _Group):
-            nodes = [o for m_ in u.members for o in m_.operands]
+    def _pindex(self, w: Any) -> int:
+        if w.__class__ is Var:
+            if w.kind == "param":
+                return w.index
+            return self.n_params + w.index  # a constant
+        self.extra.append(float(w))
+        return self.n_params + len(self.consts) + len(self.extra) - 1
+
+    def _compile(self, e: Eqn, once: bool) -> None:
+        prim = e.prim
+        if prim == DENSE:
+            f, b = self._dense(e)
+        elif prim == MAP:
+            f, b = self._map(e)
+        elif prim == COLUMN:
+            f, b = self._column(e)
+        elif prim == PACK:
+            f, b = self._pack(e)
+        elif (
+            once
+            and prim == "linear"
+            and all(x.__class__ is not Var or x.kind in ("param", "const") for x in e.operands)
+        ):
+            f, b = self._param_dot(e)
         else:
-            nodes = list(u.operands)
-        return {unit_of[o] for o in nodes if o.__class__ is Value and o in unit_of} - {u}
+            f, b = self._single(e, once)
+        self.forward.append(f)
+        self.backward.append(b if e.out in self.needs else None)
 
-    def first(u: Any) -> int:
-        return u.pos if isinstance(u, _Group) else position[u]
+    def _adder(self, v: Var, reduce: bool) -> Callable | None:
+        """The function adding a contribution to v's gradient (None: v needs none)."""
+        if v not in self.needs:
+            return None
+        if v.kind == "param":
+            i = v.index
 
-    users: dict[int, list] = {id(u): [] for u in units}
-    waiting = {}
-    for u in units:
-        deps = reads(u)
-        waiting[id(u)] = len(deps)
-        for d in deps:
-            users[id(d)].append(u)
-    heap = [(first(u), i, u) for i, u in enumerate(units) if waiting[id(u)] == 0]
-    heapq.heapify(heap)
-    index = {id(u): i for i, u in enumerate(units)}
-    schedule = []
-    while heap:
-        _, _, u = heapq.heappop(heap)
-        schedule.append(u)
-        for v in users[id(u)]:
-            waiting[id(v)] -= 1
-            if waiting[id(v)] == 0:
-                heapq.heappush(heap, (first(v), index[id(v)], v))
-    return schedule if len(schedule) == len(units) else None
+            if reduce:
+
+                def add_param(grads: list, c: Any, st: _State) -> None:
+                    st.gext[i] += _reduce(c, st.B)
+            else:
+
+                def add_param(grads: list, c: Any, st: _State) -> None:
+                    st.gext[i] += c
+
+            return add_param
+        s = self.slot[v]
+        if reduce:
+
+            def add_free(grads: list, c: Any, st: _State) -> None:
+                g = grads[s]
+                c = _reduce(c, st.B)
+                grads[s] = c if g is None else g + c
+
+            return add_free
+
+        def add(grads: list, c: Any, st: _State) -> None:
+            g = grads[s]
+            grads[s] = c if g is None else g + c
+
+        return add
+
+    def _single(self, e: Eqn, once: bool) -> tuple[Callable, Callable]:
+        """One op's rule over arrays: the output and local derivatives, kept for backward."""
+        rule = e.op.rule
+        op = e.op
+        s = self.slot[e.out]
+        self._scalar_reads.update(e.operands)
+        refs = [(self.slot[x], None) if x.__class__ is Var else (None, x) for x in e.operands]
+        locs: list[Any] = [None]
+        adders = [
+            (k, self._adder(x, not once and x in self.free))
+            for k, x in enumerate(e.operands)
+            if x.__class__ is Var and x in self.needs
+        ]
+        if len(refs) == 1 and refs[0][0] is not None:
+            ((r0, _),) = refs
+
+            def forward(vals: list, st: _State) -> None:
+                try:
+                    res = rule(NUMPY, vals[r0])
+                except ValueError as err:
+                    raise _branching(err, op) from None
+                vals[s] = res[0]
+                locs[0] = res
+        elif len(refs) == 2 and refs[0][0] is not None and refs[1][0] is not None:
+            (r0, _), (r1, _) = refs
+
+            def forward(vals: list, st: _State) -> None:
+                try:
+                    res = rule(NUMPY, vals[r0], vals[r1])
+                except ValueError as err:
+                    raise _branching(err, op) from None
+                vals[s] = res[0]
+                locs[0] = res
+        else:
+
+            def forward(vals: list, st: _State) -> None:
+                args = [vals[r] if r is not None else c for r, c in refs]
+                try:
+                    res = rule(NUMPY, *args)
+                except ValueError as err:
+                    raise _branching(err, op) from None
+                vals[s] = res[0]
+                locs[0] = res
+
+        def backward(vals: list, grads: list, st: _State) -> None:
+            up = grads[s]
+            if up is None:
+                return
+            res = locs[0]
+            for k, add in adders:
+                add(grads, res[k + 1] * up, st)
+
+        return forward, backward
+
+    def _param_dot(self, e: Eqn) -> tuple[Callable, Callable]:
+        """A `linear` of params and numbers only (an L2 penalty): one NumPy dot product."""
+        np = _np
+        n = (len(e.operands) - 1) // 2
+        widx = np.array([self._pindex(w) for w in e.operands[:n]], dtype=np.intp)
+        xidx = np.array([self._pindex(x) for x in e.operands[n : 2 * n]], dtype=np.intp)
+        bidx = self._pindex(e.operands[-1])
+        s = self.slot[e.out]
+        saved: list[Any] = [None, None]
+
+        def forward(vals: list, st: _State) -> None:
+            w, x = st.pext[widx], st.pext[xidx]
+            saved[0], saved[1] = w, x
+            vals[s] = st.pext[bidx] + np.dot(w, x)
+
+        def backward(vals: list, grads: list, st: _State) -> None:
+            up = grads[s]
+            if up is None:
+                return
+            w, x = saved
+            g = st.gext
+            np.add.at(g, widx, x * up)
+            np.add.at(g, xidx, w * up)
+            g[bidx] += up
+
+        return forward, backward
+
+    def _dense(self, e: Eqn) -> tuple[Callable, Callable]:
+        """Z = A @ W.T + b: W and b gathered from the params in one indexing each."""
+        np = _np
+        widx = np.array([[self._pindex(w) for w in row] for row in e.attrs["W"]], dtype=np.intp)
+        bidx = np.array([self._pindex(b) for b in e.attrs["b"]], dtype=np.intp)
+        wflat = widx.ravel()
+        unique = len(set(wflat.tolist()) | set(bidx.tolist())) == wflat.size + bidx.size
+        src = e.operands[0]
+        r = self.slot[src]
+        cols = e.attrs.get("cols")
+        cidx = None if cols is None else np.array(cols, dtype=np.intp)
+        s = self.slot[e.out]
+        saved: list[Any] = [None, None]
+        src_needs = src in self.needs
+        src_add = self._vector_adder(src, cidx)
+
+        def forward(vals: list, st: _State) -> None:
+            pext = st.pext
+            W = pext[widx]
+            A = vals[r] if cidx is None else vals[r][:, cidx]
+            Z = A @ W.T
+            Z += pext[bidx]
+            vals[s] = Z
+            saved[0], saved[1] = W, A
+
+        def backward(vals: list, grads: list, st: _State) -> None:
+            U = grads[s]
+            if U is None:
+                return
+            W, A = saved
+            g = st.gext
+            if unique:
+                g[widx] += U.T @ A
+                g[bidx] += U.sum(axis=0)
+            else:
+                np.add.at(g, widx, U.T @ A)
+                np.add.at(g, bidx, U.sum(axis=0))
+            if src_needs:
+                src_add(grads, U @ W, st)
+
+        return forward, backward
+
+    def _vector_adder(self, v: Var, cidx: Any) -> Callable:
+        """Adds a [B, k] contribution to vector v's gradient (k = len(cidx), or all columns)."""
+        np = _np
+        s = self.slot[v]
+        width = v.width
+
+        def add(grads: list, c: Any, st: _State) -> None:
+            g = grads[s]
+            if cidx is None:
+                grads[s] = c if g is None else g + c
+                return
+            if g is None:
+                g = grads[s] = np.zeros((st.B, width))
+            np.add.at(g, (slice(None), cidx), c)
+
+        return add
+
+    def _map(self, e: Eqn) -> tuple[Callable, Callable]:
+        """The op's rule on whole matrices at once: [B, n] columns, [B, 1] per-example scalars."""
+        np = _np
+        rule, op = e.op.rule, e.op
+        s = self.slot[e.out]
+        width = e.out.width
+        # per operand: (slot or None, number, column index array, kind) with kind
+        # "v" a vector, "e" a per-example scalar (made a column), "f" the same for all
+        reads: list[tuple] = []
+        adders: list[tuple] = []
+        for i, (x, sel) in enumerate(zip(e.operands, e.attrs["cols"])):
+            cidx = None if sel is None else np.array(sel, dtype=np.intp)
+            if x.__class__ is not Var:
+                reads.append((None, x, None, "f"))
+                continue
+            kind = "v" if x.width is not None else ("f" if x in self.free else "e")
+            reads.append((self.slot[x], None, cidx, kind))
+            if kind == "e":
+                self._scalar_reads.add(x)
+            if x in self.needs:
+                if kind == "v":
+                    adders.append((i, kind, self._vector_adder(x, cidx)))
+                else:
+                    adders.append((i, kind, self._adder(x, kind == "f")))
+        locs: list[Any] = [None]
+
+        def forward(vals: list, st: _State) -> None:
+            args = []
+            for r, c, cidx, kind in reads:
+                if r is None:
+                    args.append(c)
+                elif kind == "v":
+                    args.append(vals[r] if cidx is None else vals[r][:, cidx])
+                elif kind == "e":
+                    a = vals[r]
+                    args.append(a[:, None] if np.ndim(a) else a)
+                else:
+                    args.append(vals[r])
+            try:
+                res = rule(NUMPY, *args)
+            except ValueError as err:
+                raise _branching(err, op) from None
+            out = res[0]
+            if np.shape(out) != (st.B, width):
+                out = np.broadcast_to(out, (st.B, width))
+            vals[s] = out
+            locs[0] = res
+
+        def backward(vals: list, grads: list, st: _State) -> None:
+            U = grads[s]
+            if U is None:
+                return
+            res = locs[0]
+            for i, kind, add in adders:
+                c = res[i + 1] * U
+                if kind == "v":
+                    if np.shape(c) != (st.B, U.shape[1]):
+                        c = np.broadcast_to(c, U.shape)
+                    add(grads, c, st)
+                elif kind == "e":
+                    add(grads, np.sum(c, axis=1) if np.ndim(c) == 2 else c * width, st)
+                else:
+                    add(grads, np.sum(c) if np.ndim(c) else c * st.B * width, st)
+
+        return forward, backward
+
+    def _column(self, e: Eqn) -> tuple[Callable, Callable]:
+        np = _np
+        src = e.operands[0]
+        r, s, j = self.slot[src], self.slot[e.out], e.attrs["j"]
+        width = src.width
+
+        def forward(vals: list, st: _State) -> None:
+            vals[s] = vals[r][:, j]
+
+        def backward(vals: list, grads: list, st: _State) -> None:
+            c = grads[s]
+            if c is None:
+                return
+            g = grads[r]
+            if g is None:
+                g = grads[r] = np.zeros((st.B, width))
+            elif not g.flags.writeable or g.base is not None:
+                g = grads[r] = g.copy()
+            g[:, j] += c
+
+        return forward, backward
+
+    def _pack(self, e: Eqn) -> tuple[Callable, Callable]:
+        np = _np
+        s = self.slot[e.out]
+        n_in = self.n_inputs
+        if all(x.__class__ is Var and x.kind == "input" and x.index < n_in for x in e.operands):
+            idx = [x.index for x in e.operands]
+            whole = idx == list(range(n_in))
+            cidx = np.array(idx, dtype=np.intp)
+
+            def forward(vals: list, st: _State) -> None:
+                vals[s] = st.X if whole else st.X[:, cidx]
+
+            return forward, lambda vals, grads, st: None
+        k = self.target_size
+        if k is not None and [
+            x.index - n_in if x.kind == "input" else -1 for x in e.operands
+        ] == list(range(k)):  # the targets, in order: Y itself
+
+            def forward_y(vals: list, st: _State) -> None:
+                vals[s] = st.Y
+
+            return forward_y, lambda vals, grads, st: None
+        self._scalar_reads.update(e.operands)
+        refs = [(self.slot[x], None) if x.__class__ is Var else (None, x) for x in e.operands]
+        adders = [
+            (k, self._adder(x, x in self.free))
+            for k, x in enumerate(e.operands)
+            if x.__class__ is Var and x in self.needs
+        ]
+
+        def forward(vals: list, st: _State) -> None:
+            cols = [vals[r] if r is not None else c for r, c in refs]
+            vals[s] = np.column_stack([np.broadcast_to(c, (st.B,)) for c in cols])
+
+        def backward(vals: list, grads: list, st: _State) -> None:
+            U = grads[s]
+            if U is None:
+                return
+            for k, add in adders:
+                add(grads, U[:, k], st)
+
+        return forward, backward
 
 
-# The steps: one tuple per unit, read by position in the replay loops.
-#   single: (_SINGLE, slot, rule, operand slots (None: a number), numbers, [(k, slot) of
-#           operands that need gradients], op)
-#   dense:  (_DENSE, gid, source gid, columns, widx, wconst, wmask, bidx, bconst, bmask,
-#           member slots, whether the source needs gradients)
-#   map:    (_MAP, gid, source gid, columns, rule, member slots, op)
+def _real_array(data: Any, what: str) -> Any:
+    """`data` as a float64 array, or a TypeError naming the first entry that is no real number.
 
-
-def _compile_unit(u: Any, slot: dict, needs: set) -> tuple:
-    """The tuple the replay loops read for one unit."""
-    if not isinstance(u, _Group):
-        operands = u.operands
-        return (
-            _SINGLE,
-            slot[u],
-            u._op.rule,
-            [slot[o] if o.__class__ is Value else None for o in operands],
-            [o for o in operands if o.__class__ is not Value],
-            [(k, slot[o]) for k, o in enumerate(operands) if o.__class__ is Value and o in needs],
-            u._op,
+    Strings are not parsed, complex numbers not truncated, dates not turned
+    into numbers; a masked array or np.matrix is refused (its mask or its
+    matrix semantics would be dropped silently).
+    """
+    np = _np
+    if isinstance(data, np.ndarray) and data.__class__ is not np.ndarray:
+        raise TypeError(
+            f"{what} must be a plain NumPy array or a list of rows, got "
+            f"{type(data).__module__}.{type(data).__qualname__}; pass np.asarray(...) of its "
+            "numbers (for a masked array, .filled(...) says what the masked entries are)"
         )
-    member_slots = [slot[m_] for m_ in u.members]
-    if u.kind == _MAP:
-        return (_MAP, u.gid, u.source.gid, _columns(u), u.op.rule, member_slots, u.op)
-    source_needs = u.source.gid != 0 and any(m_ in needs for m_ in u.source.members)
-    widx, wconst, wmask = _param_table(u.ws)
-    (bidx,), (bconst,), (bmask,) = _param_table([u.bs])
-    return (
-        _DENSE,
-        u.gid,
-        u.source.gid,
-        _columns(u),
-        widx,
-        wconst,
-        wmask,
-        bidx,
-        bconst,
-        bmask,
-        member_slots,
-        source_needs,
+    if data is None or isinstance(data, str | bytes):
+        raise TypeError(
+            f"{what} must hold real numbers, got {type(data).__qualname__}: {data!r}"[:300]
+        )
+    try:
+        raw = data if isinstance(data, np.ndarray) else np.asarray(data)
+    except ValueError as e:
+        raise ValueError(f"{what} must have rows of equal length ({e})"[:300]) from None
+    if raw.dtype.kind in "biuf":
+        return raw.astype(np.float64, copy=False)
+    indices: Any = np.ndindex(raw.shape)
+    if raw.dtype.kind == "c" and np.any(raw.imag):  # name an entry that is truly complex
+        indices = [tuple(int(i) for i in np.argwhere(raw.imag)[0])]
+    for index in indices:
+        v = raw[index]
+        if raw.dtype.kind == "O" and isinstance(v, numbers.Real) and v.__class__ is not Value:
+            continue
+        where = ", ".join(str(i) for i in index)
+        raise TypeError(
+            f"{what} must hold real numbers: [{where}] is {type(v).__qualname__}: {v!r}"[:300]
+        )
+    return raw.astype(np.float64)  # an object array of real numbers
+
+
+def _branching(err: ValueError, op: Any) -> Exception:
+    """A rule that ran `if` on an array: name its op and say how to write it."""
+    if "truth value" not in str(err):
+        return err
+    return TracingError(
+        f"primitive {op.name!r} branches on its operand with `if`, which cannot run "
+        "in the numpy namespace (batched replay); write the rule with m.where "
+        "(or m.step, m.sign) so it decides elementwise"
     )
 
 
-def _columns(u: _Group) -> Any:
-    """The source columns a group reads, as an index array; None when it reads them all."""
-    if u.cols == list(range(len(u.source.members))):
-        return None
-    return _np.array(u.cols, _np.intp)
-
-
-def _param_table(rows: list[list[Any]]) -> tuple[Any, Any, Any]:
-    """(index, constant, mask) arrays: where mask is set the entry is pdata[index], else
-    the constant."""
-    np = _np
-    shape = (len(rows), len(rows[0]))
-    idx = np.zeros(shape, dtype=np.intp)
-    const = np.zeros(shape)
-    mask = np.zeros(shape, dtype=bool)
-    for r, row in enumerate(rows):
-        for c, w in enumerate(row):
-            if isinstance(w, float):
-                const[r, c] = w
-            else:
-                idx[r, c] = w
-                mask[r, c] = True
-    return idx, const, mask
-
-
 class BatchedStep:
-    """One example's loss, traced once, replayed over batches: see `compile_batched`."""
+    """One example's loss, traced once, replayed over batches: see `compile_batched`.
+
+    `program` is the optimized Program that is replayed, `plain_program`
+    the one traced (before the passes).
+    """
 
     def __init__(
         self,
@@ -347,6 +611,12 @@ class BatchedStep:
                     f"compile_batched: params[{i}] must be a Value, got "
                     f"{type(p).__qualname__}: {p!r}"[:300]
                 )
+        if len(set(params)) != len(params):
+            first = next(i for i, p in enumerate(params) if params.index(p) != i)
+            raise ValueError(
+                f"compile_batched: params lists the same Value more than once (params[{first}] "
+                f"is params[{params.index(params[first])}]); list each parameter once"
+            )
         if not isinstance(example, (tuple, list)) or len(example) != 2:
             raise TypeError(
                 f"compile_batched needs example as one (x, y) pair, got {example!r}"[:300]
@@ -362,24 +632,23 @@ class BatchedStep:
         self.n_inputs = len(x0)
         self.target_size = None if not isinstance(y0, list) else len(y0)
 
-        xs, ys, out, created = _trace(per_example, x0, y0)
-        aux: list[Any] = []
-        if isinstance(out, tuple) and len(out) == 2 and out[0].__class__ is Value:
-            out, aux = out[0], list(out[1])
-        if out.__class__ is not Value:
-            raise TypeError(
-                "per_example must return the example's loss as a Value (or the loss and a list "
-                f"of Values), got {type(out).__qualname__}: {out!r}"[:300]
-            )
-        for i, a in enumerate(aux):
-            if a.__class__ is not Value and not isinstance(a, numbers.Real):
-                raise TypeError(
-                    f"per_example's extra outputs must be Values or numbers, got "
-                    f"{type(a).__qualname__} at index {i}"
-                )
+        plain, out, aux = _trace(per_example, x0, y0, params)
         self.loss_node = out
         self.aux = aux
-        self._plan(xs, ys, out, created, dense)
+        self.plain_program = plain
+        program = plain
+        for pass_ in PIPELINE if dense else PLAIN:
+            program = pass_(program)
+        self.program = program
+        self._exec = _Executor(program, self.n_inputs, self.target_size)
+        self.n_nodes = (
+            len(plain.eqns) + len(plain.inputs) + len(plain.params) + len(plain.constants)
+        )
+        self.dense_layers = sum(  # layers of weights (not a sum's row of ones)
+            1
+            for e in program.eqns
+            if e.prim == DENSE and any(w.__class__ is Var for row in e.attrs["W"] for w in row)
+        )
         # A dry run on two copies of the example: a rule that branches with `if` on
         # its operand fails here, at compile time, not in the first training step.
         X2 = np.array([x0, x0], dtype=np.float64)
@@ -419,21 +688,9 @@ class BatchedStep:
 
     def _array(self, data: Any, what: str, ndim: int, width: int | None) -> Any:
         np = _np
-        if isinstance(data, np.ndarray) and data.dtype == np.float64:
-            arr = data
-        else:
-            try:
-                arr = np.asarray(data, dtype=np.float64)
-            except ValueError as e:
-                if "inhomogeneous" in str(e) or "sequence" in str(e):
-                    raise ValueError(
-                        f"batched step: {what} must have rows of equal length ({e})"[:300]
-                    ) from None
-                msg = f"batched step: {what} must hold real numbers ({e})"[:300]
-                raise TypeError(msg) from None
-            except TypeError as e:
-                msg = f"batched step: {what} must hold real numbers ({e})"[:300]
-                raise TypeError(msg) from None
+        arr = data if data.__class__ is np.ndarray and data.dtype == np.float64 else None
+        if arr is None:
+            arr = _real_array(data, f"batched step: {what}")
         if arr.ndim != ndim:
             shape = "[B, n] (one row per example)" if ndim == 2 else "[B] (one per example)"
             raise ValueError(
@@ -448,102 +705,15 @@ class BatchedStep:
             )
         return arr
 
-    # -- the plan ----------------------------------------------------------------
-
-    def _plan(self, xs: list, ys: Any, out: Value, created: set, dense: bool) -> None:
-        """Turn the traced graph into `self.steps`, the tuples the replay loop reads."""
-        targets = [out, *(a for a in self.aux if a.__class__ is Value)]
-        order = walk(targets)
-        position = {node: k for k, node in enumerate(order)}
-        param_index = {p: i for i, p in enumerate(self.params)}
-        target_list = ys if isinstance(ys, list) else [ys]
-        slot = self._assign_slots(order, xs, target_list)
-        self._sort_leaves(order, slot, param_index, {*xs, *target_list}, created)
-        needs = _needing_grad(order, param_index)
-        self.needs_grad = needs
-        groups = _find_layers(order, xs, param_index, position) if dense else []
-        schedule = _schedule(order, groups, position)
-        if schedule is None:  # cannot happen for layers; never replay wrongly
-            if dense:
-                return self._plan(xs, ys, out, created, False)
-            raise AssertionError("batched replay: the graph has a cycle")
-        self.steps = [_compile_unit(u, slot, needs) for u in schedule]
-        self._record_layout(groups, slot, len(xs), out, len(order))
-
-    def _assign_slots(self, order: list, xs: list, target_list: list) -> dict[Value, int]:
-        """Every node's value lives in vals[slot]: the graph's nodes, then unread inputs."""
-        slot: dict[Value, int] = {}
-        for node in (*order, *xs, *target_list):
-            if node not in slot:
-                slot[node] = len(slot)
-        self.n_slots = len(slot)
-        self.input_slots = [slot[v] for v in xs]
-        self.target_slots = [slot[v] for v in target_list]
-        return slot
-
-    def _sort_leaves(
-        self, order: list, slot: dict, param_index: dict, data: set, created: set
-    ) -> None:
-        """Params are read each step, constants frozen; any other leaf is refused."""
-        self.param_slots: list[tuple[int, int]] = []
-        constants: list[tuple[int, float]] = []
-        for node in order:
-            if node._op is not None:
-                continue
-            if node in param_index:
-                self.param_slots.append((slot[node], param_index[node]))
-            elif node in data:
-                pass
-            elif node in created:
-                constants.append((slot[node], node._data))
-            else:
-                raise TracingError(
-                    f"the per-example function uses {describe_node(node)}, a leaf Value it did not "
-                    "create and that is not in params (a captured Value, or a result computed "
-                    "under no_grad()). Pass it in params, or .detach() it inside the function "
-                    "to freeze its number on purpose."
-                )
-        self.constants = constants
-
-    def _record_layout(
-        self, groups: list[_Group], slot: dict, n_inputs: int, out: Value, n_nodes: int
-    ) -> None:
-        """Where each group member lives (slot -> (gid, column)), group sizes, output slots."""
-        self.member_of = {slot[m_]: (g.gid, c) for g in groups for c, m_ in enumerate(g.members)}
-        self.group_sizes = {g.gid: len(g.members) for g in groups}
-        self.group_sizes[0] = n_inputs
-        self.loss_slot = slot[out]
-        self.aux_refs = [slot[a] if a.__class__ is Value else float(a) for a in self.aux]
-        self.n_groups = len(groups)
-        self.n_nodes = n_nodes
-        self.dense_layers = sum(1 for g in groups if g.kind == _DENSE)
-
-    # -- the replay --------------------------------------------------------------
-
-    def run(
-        self, X: Any, Y: Any, *, backward: bool = True, param_data: Any = None
-    ) -> tuple[float, list[float], Any]:
-        """Mean loss over the batch, its gradient for each param, and the extra outputs [B, k].
-
-        The gradients are those of the mean loss (the engine's
-        `(sum(losses) * (1/B)).backward()`); with `backward=False` they are
-        not computed (an empty list). `param_data`, if given, is the params'
-        numbers as a float64 array (a caller that has read them already).
-        """
-        np = _np
-        X, Y = self._batch(X, Y)
-        B = X.shape[0]
-        if param_data is None:
-            pdata = np.array([p._data for p in self.params], dtype=np.float64)
-        else:
-            pdata = param_data
-        vals, mats = self._load(X, Y, pdata)
-        with np.errstate(all="ignore"):
-            locals_, weights = self._forward(vals, mats, pdata)
-            mean, aux = self._outputs(B, vals)
-            if not backward:
-                return mean, [], aux
-            return mean, self._backward(B, locals_, weights), aux
+    def _param_array(self, data: Any, what: str) -> Any:
+        """The params' numbers as a float64 array of len(params), or the error saying why not."""
+        arr = _real_array(data, f"batched step: {what}")
+        if arr.shape != (len(self.params),):
+            raise ValueError(
+                f"batched step: {what} must be a float64 array of {len(self.params)} numbers "
+                f"(one per param), got shape {arr.shape}"
+            )
+        return arr
 
     def _batch(self, X: Any, Y: Any) -> tuple[Any, Any]:
         """X [B, n] and Y ([B] or [B, k]) as float64 arrays of the traced widths."""
@@ -559,111 +729,113 @@ class BatchedStep:
             )
         return X, Y
 
-    def _load(self, X: Any, Y: Any, pdata: Any) -> tuple[list[Any], list[Any]]:
-        """Slots and group matrices before the first step: inputs, targets, params, constants."""
-        vals: list[Any] = [None] * self.n_slots
-        mats: list[Any] = [None] * (self.n_groups + 1)
-        mats[0] = X
-        for j, s in enumerate(self.input_slots):
-            vals[s] = X[:, j]
-        if self.target_size is None:
-            vals[self.target_slots[0]] = Y
+    # -- the replay --------------------------------------------------------------
+
+    def run(
+        self, X: Any, Y: Any, *, backward: bool = True, param_data: Any = None
+    ) -> tuple[float, list[float], Any]:
+        """Mean loss over the batch, its gradient for each param, and the extra outputs [B, k].
+
+        The gradients are those of the mean loss (the engine's
+        `(sum(losses) * (1/B)).backward()`); with `backward=False` they are
+        not computed (an empty list). `param_data`, if given, is the params'
+        numbers as a float64 array (a caller that has read them already).
+        """
+        np = _np
+        X, Y = self._batch(X, Y)
+        if param_data is None:
+            pdata = np.array([p._data for p in self.params], dtype=np.float64)
         else:
-            for k, s in enumerate(self.target_slots):
-                vals[s] = Y[:, k]
-        for s, i in self.param_slots:
-            vals[s] = float(pdata[i])
-        for s, c in self.constants:
+            pdata = self._param_array(param_data, "param_data")
+        mean, grad, aux = self._replay(X, Y, pdata, backward)
+        return mean, (grad.tolist() if backward else []), aux
+
+    def run_arrays(self, X: Any, Y: Any, pdata: Any, *, outputs: bool = False) -> tuple:
+        """(mean loss, gradient as a float64 array of len(params)): params as one flat array.
+
+        The training loop's call: X [B, n] and Y float64 arrays of the traced
+        widths, `pdata` the params' numbers in order. No per-parameter Python
+        work: the params are read as one array and the gradient is a new one
+        each call (the caller may keep it). With `outputs=True` the extra
+        outputs [B, k] come third, as in `run`.
+        """
+        np = _np
+        if not (
+            X.__class__ is np.ndarray
+            and X.dtype == np.float64
+            and X.ndim == 2
+            and X.shape[1] == self.n_inputs
+            and Y.__class__ is np.ndarray
+            and Y.dtype == np.float64
+            and Y.shape[:1] == X.shape[:1]
+            and X.shape[0] > 0
+        ):
+            X, Y = self._batch(X, Y)
+        if not (
+            pdata.__class__ is np.ndarray
+            and pdata.dtype == np.float64
+            and pdata.shape == (len(self.params),)
+        ):
+            pdata = self._param_array(pdata, "pdata")
+        mean, grad, aux = self._replay(X, Y, pdata, True, aux=outputs)
+        return (mean, grad, aux) if outputs else (mean, grad)
+
+    def _replay(
+        self, X: Any, Y: Any, pdata: Any, backward: bool, aux: bool = True
+    ) -> tuple[float, Any, Any]:
+        np = _np
+        ex = self._exec
+        program = ex.program
+        B = X.shape[0]
+        st = _State()
+        st.B = B
+        st.X = X
+        st.Y = Y
+        st.pext = np.concatenate((pdata, ex.const_table)) if ex.const_table.size else pdata
+        vals: list[Any] = [None] * ex.n_slots
+        n = self.n_inputs
+        for j in range(n):
+            vals[j] = X[:, j]
+        if self.target_size is None:
+            vals[n] = Y
+        else:
+            for k in range(self.target_size):
+                vals[n + k] = Y[:, k]
+        P = len(program.params)
+        pext = st.pext
+        for s, i in ex.param_reads:  # params read one by one (not by a dense layer)
+            vals[s] = pext[i]
+        for s, c in ex.const_slots:
             vals[s] = c
-        return vals, mats
-
-    def _forward(self, vals: list, mats: list, pdata: Any) -> tuple[list[Any], list[Any]]:
-        """Run the steps in order; keep what backward needs (locals; W and A of dense layers)."""
-        steps = self.steps
-        locals_: list[Any] = [None] * len(steps)
-        weights: list[Any] = [None] * len(steps)
-        try:
-            for k, st in enumerate(steps):
-                kind = st[0]
-                if kind == _SINGLE:
-                    _, s, rule, refs, consts, _, _ = st
-                    ci = 0
-                    args = []
-                    for r in refs:
-                        if r is None:
-                            args.append(consts[ci])
-                            ci += 1
-                        else:
-                            args.append(vals[r])
-                    result = rule(NUMPY, *args)
-                    vals[s] = result[0]
-                    locals_[k] = result
-                elif kind == _DENSE:
-                    weights[k] = _dense_forward(st, vals, mats, pdata)
-                else:
-                    locals_[k] = _map_forward(st, vals, mats)
-        except ValueError as e:
-            if "truth value" not in str(e):
-                raise
-            raise _branching_error(st) from None
-        return locals_, weights
-
-    def _outputs(self, B: int, vals: list) -> tuple[float, Any]:
-        """The mean loss and the extra outputs as a [B, k] array (None when there are none)."""
-        np = _np
-        loss = np.broadcast_to(vals[self.loss_slot], (B,))
-        mean = float(np.sum(loss)) * (1.0 / B)
-        aux = None
-        if self.aux_refs:
-            aux = np.column_stack(
-                [np.broadcast_to(vals[r] if isinstance(r, int) else r, (B,)) for r in self.aux_refs]
-            )
-        return mean, aux
-
-    def _backward(self, B: int, locals_: list, weights: list) -> list[float]:
-        """Each param's gradient of the mean loss: the steps in reverse, local * upstream."""
-        np = _np
-        grads: list[Any] = [None] * self.n_slots  # upstream of the nodes outside groups
-        ups: list[Any] = [None] * (self.n_groups + 1)  # upstream of each group, [B, n]
-        member_of = self.member_of
-        sizes = self.group_sizes
-
-        def add(s: int, c: Any) -> None:
-            where = member_of.get(s)
-            if where is None:
-                g = grads[s]
-                grads[s] = c if g is None else g + c
-            else:
-                gid, col = where
-                U = ups[gid]
-                if U is None:
-                    U = ups[gid] = np.zeros((B, sizes[gid]))
-                U[:, col] += c
-
-        ptotal = np.zeros(len(self.params))
-        add(self.loss_slot, 1.0 / B)
-        steps = self.steps
-        for k in range(len(steps) - 1, -1, -1):
-            st = steps[k]
-            kind = st[0]
-            if kind == _SINGLE:
-                up = grads[st[1]]
-                if up is None:
-                    continue
-                result = locals_[k]
-                for i, o in st[5]:
-                    add(o, result[i + 1] * up)
-            elif ups[st[1]] is None:
-                continue
-            elif kind == _DENSE:
-                _dense_backward(st, ups, sizes, weights[k], ptotal, B)
-            else:
-                _add_to_group(ups, sizes, B, st[2], st[3], locals_[k] * ups[st[1]])
-        for s, i in self.param_slots:
-            g = grads[s]
-            if g is not None:
-                ptotal[i] += float(np.sum(g)) if np.ndim(g) else float(g) * B
-        return ptotal.tolist()
+        with np.errstate(all="ignore"):
+            for f in ex.forward:
+                f(vals, st)
+            out = program.outputs
+            loss = out[0]
+            lv = vals[ex.slot[loss]] if loss.__class__ is Var else loss
+            per_example = loss.__class__ is Var and loss not in ex.free
+            mean = float(np.sum(lv)) * (1.0 / B) if per_example else float(lv)
+            extra = None
+            if aux and len(out) > 1:
+                extra = np.column_stack(
+                    [
+                        np.broadcast_to(vals[ex.slot[a]] if a.__class__ is Var else a, (B,))
+                        for a in out[1:]
+                    ]
+                )
+            if not backward:
+                return mean, None, extra
+            st.gext = np.zeros(st.pext.size)
+            grads: list[Any] = [None] * ex.n_slots
+            if loss.__class__ is Var:
+                grads[ex.slot[loss]] = (1.0 / B) if per_example else 1.0
+                if loss.kind == "param":  # the loss is a param itself
+                    st.gext[loss.index] += 1.0
+            for b in reversed(ex.backward):
+                if b is not None:
+                    b(vals, grads, st)
+            # params read as scalars by single equations got their gradients in gext too
+        return mean, st.gext[:P], extra
 
     def __call__(self, X: Any, Y: Any) -> tuple[float, list[float]]:
         """(mean loss, gradient of the mean loss for each param), params untouched."""
@@ -682,77 +854,6 @@ class BatchedStep:
             f"<BatchedStep: {self.n_nodes} nodes, {len(self.params)} params, "
             f"{self.dense_layers} dense layer(s)>"
         )
-
-
-# ---------------------------------------------------------------------------
-# The replay of one group: a dense layer is a matrix product, a map one rule
-# call on the whole [B, n] matrix.
-
-
-def _dense_forward(st: tuple, vals: list, mats: list, pdata: Any) -> tuple[Any, Any]:
-    """Z = A @ W.T + b over the source's columns; returns (W, A) for backward."""
-    np = _np
-    _, gid, src, cols, widx, wconst, wmask, bidx, bconst, bmask, member_slots, _ = st
-    # (with no parameter at all, every weight and bias is a constant: nothing to index)
-    W = np.where(wmask, pdata[widx], wconst) if pdata.size else wconst
-    b = np.where(bmask, pdata[bidx], bconst) if pdata.size else bconst
-    A = mats[src] if cols is None else mats[src][:, cols]
-    if A.ndim == 1:
-        A = A[:, None]
-    Z = A @ W.T + b
-    mats[gid] = Z
-    for c, s in enumerate(member_slots):
-        vals[s] = Z[:, c]
-    return W, A
-
-
-def _map_forward(st: tuple, vals: list, mats: list) -> Any:
-    """The op's rule on the whole source matrix; returns its local derivative."""
-    np = _np
-    _, gid, src, cols, rule, member_slots, _ = st
-    A = mats[src] if cols is None else mats[src][:, cols]
-    out, local = rule(NUMPY, A)
-    out = np.broadcast_to(out, A.shape) if np.ndim(out) < 2 else out
-    mats[gid] = out
-    for c, s in enumerate(member_slots):
-        vals[s] = out[:, c]
-    return local
-
-
-def _branching_error(st: tuple) -> TracingError:
-    """A rule that ran `if` on an array: name its op and say how to write it."""
-    op = st[-1] if st[0] != _DENSE else None
-    name = getattr(op, "name", "?")
-    return TracingError(
-        f"primitive {name!r} branches on its operand with `if`, which cannot run "
-        "in the numpy namespace (batched replay); write the rule with m.where "
-        "(or m.step, m.sign) so it decides elementwise"
-    )
-
-
-def _dense_backward(st: tuple, ups: list, sizes: dict, WA: tuple, ptotal: Any, B: int) -> None:
-    """Add the layer's weight and bias gradients to ptotal; pass U @ W to its source."""
-    np = _np
-    U = ups[st[1]]
-    W, A = WA
-    widx, wmask, bidx, bmask = st[4], st[6], st[7], st[9]
-    dW = U.T @ A
-    np.add.at(ptotal, widx[wmask], dW[wmask])
-    db = U.sum(axis=0)
-    np.add.at(ptotal, bidx[bmask], db[bmask])
-    if st[11]:
-        _add_to_group(ups, sizes, B, st[2], st[3], U @ W)
-
-
-def _add_to_group(ups: list, sizes: dict, B: int, src: int, cols: Any, dA: Any) -> None:
-    """ups[src][:, cols] += dA (all columns when cols is None), made at the first use."""
-    S = ups[src]
-    if S is None:
-        S = ups[src] = _np.zeros((B, sizes[src]))
-    if cols is None:
-        S += dA
-    else:
-        _np.add.at(S, (slice(None), cols), dA)
 
 
 def compile_batched(

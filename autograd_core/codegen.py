@@ -1,7 +1,7 @@
-"""Straight-line Python source for one traced graph: forward values, then gradients.
+"""Straight-line Python source for one traced program: forward values, then gradients.
 
-`compiled.py` records a graph once; this module turns it into the source of
-one function of plain floats. No derivative formula is written here: each
+`compiled.py` traces a function once into a `Program`; this module turns the
+program into the source of one function of plain floats. No derivative formula is written here: each
 node's rule is called once with `SYM`, the symbolic namespace generated from
 the op table, whose objects are expression builders, so the rule itself
 writes the code for its output and its local derivatives (`m.where` becomes a
@@ -27,6 +27,7 @@ from typing import Any
 from autograd_core.engine import Value, _backward_order, walk
 from autograd_core.errors import cut, describe
 from autograd_core.ops import FLOAT
+from autograd_core.program.core import Eqn, Program, Var
 from autograd_core.symbolic import (
     ATOM,
     FUNCTIONS,
@@ -66,12 +67,6 @@ class GraphCode:
         self.n_calls = n_calls
 
 
-def _local_grads(node: Value) -> list[Any]:
-    """The engine's local derivative for each operand of `node` (None for a constant)."""
-    pairs = iter(node.parents)  # one per Value operand, in operand order
-    return [next(pairs)[1] if x.__class__ is Value else None for x in node.operands]
-
-
 def engine_backward_order(root: Value) -> list[Value]:
     """The non-leaf nodes behind `root` in the order `backward()` reverses: the engine's walk."""
     return _backward_order(root)
@@ -88,89 +83,85 @@ def forward_order(targets: Sequence[Value]) -> list[Value]:
 
 
 def generate(
-    root: Value,
-    inputs: Sequence[Value],
-    params: Sequence[Value],
+    program: Program,
     guards: Sequence[tuple[Any, str, Any, bool]],
-    constants: set[Value],
-    aux: Sequence[Value] = (),
-    order: Sequence[Value] | None = None,
+    backward_order: Sequence[Var],
+    traced: dict[Var, float],
 ) -> GraphCode:
-    """Source of `run(inputs, params) -> (root value, input grads, param grads, aux values)`.
+    """Source of `run(inputs, params) -> (value, input grads, param grads, extra values)`.
 
-    `guards` are recorded comparisons `(left, op, right, outcome)` (Values or
-    floats) that the code re-checks, raising GuardFailed when one differs.
-    `constants` are leaves frozen at their data. `aux` are other nodes whose
-    values are returned too (a model's predictions), not differentiated.
-    `order` is the forward order (the engine's, recorded while tracing);
-    by default the graph walk's, target by target.
+    `program` is the trace's (unoptimized) program: its first output is
+    differentiated, the others are returned as numbers. `guards` are recorded
+    comparisons `(left, op, right, outcome)` (Vars or floats) that the code
+    re-checks, raising GuardFailed when one differs. `backward_order` is the
+    order in which the engine's backward() visits the equations (reversed),
+    so that every gradient adds its contributions in the engine's order;
+    `traced` holds each value at trace time, to check the symbolic code.
     """
-    w = _Writer(inputs, params, constants)
-    if order is None:
-        targets = [t for g in guards for t in g[::2] if t.__class__ is Value]
-        order = forward_order([*targets, root, *(a for a in aux if a.__class__ is Value)])
-    order = w.forward(list(order), guards)
-    grads = w.backward(root, order, set(inputs) | set(params))
-    w.returns(root, grads, aux)
+    w = _Writer(program, traced)
+    w.forward(guards)
+    root = program.outputs[0]
+    grads = w.backward(root, backward_order, set(program.inputs) | set(program.params))
+    w.returns(root, grads, program.outputs[1:])
     body = "\n".join("    " + line for line in w.lines)
     return GraphCode(f"def run(inputs, params):\n{body}\n", w.namespace, w.n_symbolic, w.n_calls)
 
 
 class _Writer:
-    """The state of one `generate`: variable names, statements, each node's local code."""
+    """The state of one `generate`: variable names, statements, each equation's local code."""
 
-    def __init__(
-        self, inputs: Sequence[Value], params: Sequence[Value], constants: set[Value]
-    ) -> None:
-        self.names: dict[Value, str] = {}
+    def __init__(self, program: Program, traced: dict[Var, float]) -> None:
+        self.program = program
+        self.traced = traced
+        self.names: dict[Var, str] = {}
         self.namespace: dict[str, Any] = dict(FUNCTIONS)
         self.namespace.update(_F=FLOAT, _inf=math.inf, _nan=math.nan, _GuardFailed=GuardFailed)
         self.lines: list[str] = []
         self.emit = self.lines.append
         self.rules: dict[Any, str] = {}  # a rule called at run time -> its name in the code
-        self.local_code: dict[Value, list[Any]] = {}  # each derivative: Sym, number or code
-        self.constants = constants
-        self.inputs, self.params = list(inputs), list(params)
+        self.local_code: dict[Var, list[Any]] = {}  # each derivative: Sym, number or code
+        self.inputs, self.params = list(program.inputs), list(program.params)
         self.n_symbolic = self.n_calls = 0
-        for prefix, leaves, source in (("x", inputs, "inputs"), ("p", params, "params")):
+        for prefix, leaves, source in (("x", self.inputs, "inputs"), ("p", self.params, "params")):
             names = [f"{prefix}{i}" for i in range(len(leaves))]
             self.names.update(zip(leaves, names))
             if names:
                 self.emit(f"{', '.join(names)}, = {source}")
 
     def operand(self, x: Any) -> Any:
-        """A node's operand in the code: its variable, or a number for constants."""
-        if x.__class__ is not Value:
+        """An operand in the code: its variable, or a number for constants."""
+        if x.__class__ is not Var:
             return x
         if x in self.names:
             return Sym("var", self.names[x])
-        return x.data  # a constant leaf (checked by the caller)
+        return self.program.constants[x]  # a constant leaf
 
-    # -- forward: every node the outputs and guards need, guards as soon as they can run
+    def number(self, x: Any) -> float:
+        """An operand's number at trace time."""
+        if x.__class__ is not Var:
+            return x
+        if x.kind == "const":
+            return self.program.constants[x]
+        return self.traced[x]
 
-    def forward(
-        self, order: list[Value], guards: Sequence[tuple[Any, str, Any, bool]]
-    ) -> list[Value]:
-        emitted: set[Value] = set()
+    # -- forward: every equation, guards as soon as they can run
+
+    def forward(self, guards: Sequence[tuple[Any, str, Any, bool]]) -> None:
+        emitted: set[Var] = set()
         pending = list(range(len(guards)))
         self._emit_guards(guards, pending, emitted)
-        for k, node in enumerate(order):
-            if node._op is None:
-                if node not in self.names and node not in self.constants:
-                    raise AssertionError("an unexpected leaf reached code generation")
-            else:
-                self._emit_node(k, node)
-            emitted.add(node)
+        for k, e in enumerate(self.program.eqns):
+            self._emit_eqn(k, e)
+            emitted.add(e.out)
             self._emit_guards(guards, pending, emitted)
         if pending:
             raise AssertionError("a comparison's operands were never computed")
-        return order
 
-    def _emit_guards(self, guards: Sequence, pending: list[int], emitted: set[Value]) -> None:
+    def _emit_guards(self, guards: Sequence, pending: list[int], emitted: set[Var]) -> None:
         """Re-check each recorded comparison once both its sides are computed."""
 
         def ready(side: Any) -> bool:
-            return side.__class__ is not Value or side in emitted or side in self.constants
+            return side.__class__ is not Var or side.kind != "eqn" or side in emitted
 
         while pending and all(ready(side) for side in guards[pending[0]][::2]):
             i = pending.pop(0)
@@ -178,71 +169,71 @@ class _Writer:
             test = f"{render(self.operand(left))[0]} {op} {render(self.operand(right))[0]}"
             self.emit(f"if {'not ' if outcome else ''}({test}): raise _GuardFailed({i})")
 
-    def _emit_node(self, k: int, node: Value) -> None:
+    def _emit_eqn(self, k: int, e: Eqn) -> None:
         """`v{k} = ...` from the rule's symbols, or a call of the rule if it branches with if."""
-        name = self.names[node] = f"v{k}"
-        syms = [self.operand(x) for x in node.operands]
-        result = _try_symbolic(node, syms)
+        name = self.names[e.out] = f"v{k}"
+        syms = [self.operand(x) for x in e.operands]
+        result = _try_symbolic(e.op, syms, [self.number(x) for x in e.operands])
         if result is not None:
             self.n_symbolic += 1
             out, derivs = result
             emit_shared(out, derivs, name, k, self.emit)
-            self.local_code[node] = derivs
+            self.local_code[e.out] = derivs
             return
         self.n_calls += 1
-        rule = node._op.rule
+        rule = e.op.rule
         if rule not in self.rules:
             self.rules[rule] = f"_r{len(self.rules)}"
             self.namespace[self.rules[rule]] = rule
         args = ", ".join(render(s)[0] for s in syms)
         self.emit(f"t{k} = {self.rules[rule]}(_F, {args})")
         self.emit(f"{name} = t{k}[0]")
-        self.local_code[node] = [(f"t{k}[{i + 1}]", ATOM) for i in range(len(syms))]
+        self.local_code[e.out] = [(f"t{k}[{i + 1}]", ATOM) for i in range(len(syms))]
 
     # -- backward: the engine's node order and contribution order -------------------
 
-    def backward(self, root: Value, order: list[Value], wanted: set[Value]) -> dict[Value, str]:
-        """Gradient statements for every node between `root` and the wanted leaves."""
-        needs: set[Value] = set()
-        for node in order:  # operands come first, so one pass suffices
-            if node in wanted or any(
-                x.__class__ is Value and x in needs for x in node.operands if node._op is not None
-            ):
-                needs.add(node)
-        grads: dict[Value, str] = {}
+    def backward(self, root: Any, order: Sequence[Var], wanted: set[Var]) -> dict[Var, str]:
+        """Gradient statements for every equation between `root` and the wanted leaves."""
+        needs: set[Var] = set(wanted)
+        eqn_of: dict[Var, Eqn] = {}
+        for e in self.program.eqns:  # operands come first, so one pass suffices
+            eqn_of[e.out] = e
+            if any(x.__class__ is Var and x in needs for x in e.operands):
+                needs.add(e.out)
+        grads: dict[Var, str] = {}
         names = _GradNames()
-        if root._op is not None and root in needs:
+        if root.__class__ is not Var:
+            return grads
+        if root.kind == "eqn" and root in needs:
             grads[root] = names.take()
             self.emit(f"{grads[root]} = 1.0")
-        for node in reversed(engine_backward_order(root)):
-            if node in needs:
-                self._emit_contributions(node, needs, grads, names)
-                names.free(grads[node])  # no contribution reaches `node` any more
-        if root._op is None and root in wanted:
+        for v in reversed(order):
+            if v in needs:
+                self._emit_contributions(eqn_of[v], needs, grads, names)
+                names.free(grads[v])  # no contribution reaches `v` any more
+        if root.kind != "eqn" and root in wanted:
             grads[root] = "1.0"
         return grads
 
     def _emit_contributions(
-        self, node: Value, needs: set[Value], grads: dict[Value, str], names: _GradNames
+        self, e: Eqn, needs: set[Var], grads: dict[Var, str], names: _GradNames
     ) -> None:
-        g = grads[node]
-        for operand, local, engine_local in zip(
-            node.operands, self.local_code[node], _local_grads(node)
-        ):
-            if engine_local is None or operand not in needs:
-                continue  # a constant operand, or nothing wanted behind it
+        g = grads[e.out]
+        for operand, local in zip(e.operands, self.local_code[e.out]):
+            if operand.__class__ is not Var or operand not in needs:
+                continue  # a number, or nothing wanted behind it
             contribution = product_code(local, g)
             target = grads.get(operand)
             if target is not None:
                 self.emit(f"{target} += {contribution}")
-            elif operand._op is None:  # a leaf starts from 0.0, as after zero_grad()
+            elif operand.kind != "eqn":  # a leaf starts from 0.0, as after zero_grad()
                 target = grads[operand] = "g" + self.names[operand]
                 self.emit(f"{target} = 0.0 + {contribution}")
             else:
                 target = grads[operand] = names.take()
                 self.emit(f"{target} = {contribution}")
 
-    def returns(self, root: Value, grads: dict[Value, str], aux: Sequence[Value]) -> None:
+    def returns(self, root: Any, grads: dict[Var, str], aux: Sequence[Any]) -> None:
         """`return value, input grads, param grads, aux values`."""
         out_grads = ", ".join(grads.get(v, "0.0") for v in self.inputs)
         par_grads = ", ".join(grads.get(v, "0.0") for v in self.params)
@@ -274,7 +265,7 @@ class _GradNames:
         self._free.append(name)
 
 
-def _try_symbolic(node: Value, syms: list[Any]) -> tuple[Any, list[Any]] | None:
+def _try_symbolic(op: Any, syms: list[Any], numbers: list[Any]) -> tuple[Any, list[Any]] | None:
     """The rule's output and derivatives as Syms; None if the rule branches with `if`.
 
     Anything else that stops the rule in the symbolic namespace, or a result
@@ -282,7 +273,6 @@ def _try_symbolic(node: Value, syms: list[Any]) -> tuple[Any, list[Any]] | None:
     (Compared with a fresh float run, not with the node's stored numbers: another
     thread may have changed a weight's data since the trace.)
     """
-    op = node._op
     try:
         result = op.rule(SYM, *syms)
     except NeedsNumbers:
@@ -304,11 +294,9 @@ def _try_symbolic(node: Value, syms: list[Any]) -> tuple[Any, list[Any]] | None:
                 f"the rule of {op.name!r} returned {describe(r)} in the symbolic namespace"
             )
     env: dict[str, float] = {}
-    numbers = []
-    for s, x in zip(syms, node.operands):
-        numbers.append(x._data if x.__class__ is Value else x)
+    for s, x in zip(syms, numbers):
         if s.__class__ is Sym:
-            env[s.name] = numbers[-1]
+            env[s.name] = x
     try:
         expected = op.rule(FLOAT, *numbers)
     except Exception:

@@ -1,10 +1,11 @@
 """Record a function of Values once, then replay it on new numbers at float speed.
 
 A training loop builds the same graph every step with new numbers. Here the
-function is run once with the engine (tracing), the graph it built is turned
-into one straight-line Python function of floats for the forward and backward
-passes (`codegen.py`), and later calls run only that function: no Value, no
-node, no graph per call. Outputs and gradients equal the engine's bit for bit.
+function is run once with the engine (tracing), the graph it built becomes a
+`Program` (`cf.program`), the program is turned into one straight-line
+Python function of floats for the forward and backward passes (`codegen.py`),
+and later calls run only that function: no Value, no node, no graph per call.
+Outputs and gradients equal the engine's bit for bit.
 
 A trace is only valid while the graph has the same shape. Two things can
 change it:
@@ -44,10 +45,12 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from typing import Any
 
-from autograd_core.codegen import GuardFailed, forward_order, generate
+from autograd_core.codegen import GuardFailed, engine_backward_order, generate
 from autograd_core.engine import Value, is_grad_enabled
 from autograd_core.errors import as_float, describe, is_number, type_name
-from autograd_core.trace import Tracer, TracingError, TracingWarning, describe_node
+from autograd_core.program.core import Program, Var
+from autograd_core.program.make import convert
+from autograd_core.trace import Tracer, TracingError, TracingWarning
 
 __all__ = [
     "CompiledFunction",
@@ -63,11 +66,28 @@ __all__ = [
 
 
 class _Trace:
-    __slots__ = ("run", "source", "n_nodes", "n_symbolic", "n_calls", "guards", "has_aux")
+    __slots__ = (
+        "run",
+        "source",
+        "n_nodes",
+        "n_symbolic",
+        "n_calls",
+        "guards",
+        "has_aux",
+        "program",
+    )
 
     def __init__(
-        self, run: Callable, source: str, n_nodes: int, code: Any, guards: list, has_aux: bool
+        self,
+        run: Callable,
+        source: str,
+        n_nodes: int,
+        code: Any,
+        guards: list,
+        has_aux: bool,
+        program: Program,
     ) -> None:
+        self.program = program
         self.has_aux = has_aux
         self.run = run
         self.source = source
@@ -105,24 +125,21 @@ def _trace(
     guards = [(left, op, right, outcome) for left, op, right, outcome, _ in comparisons]
     tracer.warn_data_reads("the compiled code", stacklevel=4)
 
-    # Leaves: inputs, params, or constants made inside the function.
-    known = set(inputs) | set(params)
+    # The program: leaves are inputs, params, or constants made inside the function
+    # (a captured leaf is refused); the nodes the comparisons read come first.
     targets = [t for g in guards for t in (g[0], g[2]) if t.__class__ is Value]
-    order = forward_order([*targets, out, *(a for a in aux or () if a.__class__ is Value)])
-    constants: set[Value] = set()
-    for node in order:
-        if node._op is None and node not in known:
-            if node not in tracer.created:
-                raise TracingError(
-                    f"the function uses {describe_node(node)}, a leaf Value it did not create "
-                    "and that is not in params (a captured Value, or a result computed under "
-                    "no_grad()). Its number would be frozen into the compiled code. Pass it in "
-                    "params to read its data and get its gradient on every call, or call "
-                    ".detach() on it inside the function to freeze it on purpose."
-                )
-            constants.add(node)
-
-    code = generate(out, inputs, params, guards, constants, aux or ())
+    program, var_of = convert(inputs, params, [out, *(aux or ())], tracer.created, first=targets)
+    vguards = [
+        (var_of[left], op, var_of[right] if right.__class__ is Value else right, outcome)
+        for left, op, right, outcome in guards
+    ]
+    traced = {v: node._data for node, v in var_of.items()}
+    order: list[Var] = (
+        [var_of[n] for n in engine_backward_order(out)] if out._op is not None else []
+    )
+    code = generate(program, vguards, order, traced)
+    leaves = {v for e in program.eqns for v in e.vars() if v.kind != "eqn"}
+    n_nodes = len(program.eqns) + (len(leaves) if program.eqns else 1)
     with _counter_lock:
         _counter += 1
         filename = f"<autograd_core.compiled #{_counter}>"
@@ -130,7 +147,7 @@ def _trace(
     namespace = code.namespace
     exec(compile(code.source, filename, "exec"), namespace)
     where = [w for *_, w in comparisons]
-    return _Trace(namespace["run"], code.source, len(order), code, where, aux is not None)
+    return _Trace(namespace["run"], code.source, n_nodes, code, where, aux is not None, program)
 
 
 def _split_result(out: Any) -> tuple[Value, list[Any] | None]:
@@ -229,6 +246,15 @@ class CompiledFunction:
         self.n_traces += 1
         self._last = trace
         return trace
+
+    @property
+    def program(self) -> Program:
+        """The Program of the most recent trace (the equations the generated code computes).
+
+        Generated code runs no pass that regroups a sum, so it stays bit for bit
+        equal to the engine; `optimize(cf.program)` shows what the passes would do.
+        """
+        return self._last.program
 
     @property
     def source(self) -> str:

@@ -31,15 +31,19 @@ import inspect
 import json
 import numbers
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from autograd_core import ops
-from autograd_core.engine import Value, walk
+from autograd_core.engine import Value
 from autograd_core.errors import as_float
 from autograd_core.files import atomic_write
+from autograd_core.program.core import COLUMN, DENSE, MAP, PACK, Program, Var
+from autograd_core.program.make import program_from_graph
+from autograd_core.program.passes import optimize
 from autograd_core.trace import Tracer
 
 __all__ = [
@@ -49,6 +53,7 @@ __all__ = [
     "OnnxSymbol",
     "export_module",
     "export_onnx",
+    "exported_program",
     "function_to_onnx",
     "module_to_onnx",
     "onnx_namespace",
@@ -277,6 +282,32 @@ class OnnxGraph:
 
     # -- what export_onnx calls ---------------------------------------------------
 
+    def index(self, value: Any) -> str:
+        """The name of an int64 constant (a scalar, or a list as a 1-D tensor), cached."""
+        name = f"index:{value!r}"
+        if name not in self._consts:
+            self._consts.add(name)
+            dims = [] if isinstance(value, int) else [len(value)]
+            vals = [value] if isinstance(value, int) else list(value)
+            self.initializers.append(self._helper.make_tensor(name, self._tensor.INT64, dims, vals))
+        return name
+
+    def tensor(self, name: str, rows: Any, doc: str) -> str:
+        """A float64 initializer of shape [len(rows)] or [len(rows), len(rows[0])]."""
+        flat = [x for row in rows for x in row] if isinstance(rows[0], list) else list(rows)
+        dims = [len(rows), len(rows[0])] if isinstance(rows[0], list) else [len(rows)]
+        t = self._helper.make_tensor(name, self._tensor.DOUBLE, dims, flat)
+        t.doc_string = doc
+        self.initializers.append(t)
+        return name
+
+    def batched_column(self, x: Any) -> str:
+        """`x` as a name with the batch shape [N] (a weight or number is expanded)."""
+        name = self._name_of(x, "Expand")
+        if name in self._batched:
+            return name
+        return self.node("Expand", name, self.node("Shape", self.inputs[0]))
+
     def input(self, name: str) -> OnnxSymbol:
         """A graph input of shape [N] (float64)."""
         self.inputs.append(name)
@@ -486,11 +517,29 @@ def function_to_onnx(
     """The ONNX model of `fn` traced at `example_inputs` (see `export_onnx`), checked."""
     onnx = import_onnx()
     numbers_in, names_in = _check_inputs(fn, example_inputs, input_names)
+    program, single = trace_program(fn, numbers_in, names_in)
+    names_out = _output_names(output_names, len(program.outputs), single, names_in)
+    g = _write_program(optimize(program), names_in, names_out)
+    return _finish(onnx, g, names_in, names_out, fn)
+
+
+def exported_program(
+    fn: Any, example_inputs: Sequence[float], input_names: Sequence[str] | None = None
+) -> Program:
+    """The optimized Program `export_onnx` writes for `fn` (print it to see the layers)."""
+    numbers_in, names_in = _check_inputs(fn, example_inputs, input_names)
+    return optimize(trace_program(fn, numbers_in, names_in)[0])
+
+
+def trace_program(fn: Any, numbers_in: Sequence[float], names_in: Sequence[str]) -> tuple:
+    """(the Program of `fn` at these inputs, whether it returned one output).
+
+    Captured Values become params (written as named weights with their numbers).
+    """
     leaves = [Value(x, name) for x, name in zip(numbers_in, names_in)]
     results, single, created = _trace_function(fn, leaves)
-    names_out = _output_names(output_names, len(results), single, names_in)
-    g = _write_graph(leaves, names_in, results, names_out, created)
-    return _finish(onnx, g, names_in, names_out, fn)
+    program = program_from_graph(leaves, [], results, created, captured="params")
+    return program, single
 
 
 def _check_inputs(
@@ -551,32 +600,77 @@ def _output_names(
     return names_out
 
 
-def _write_graph(
-    leaves: list[Value], names_in: list[str], results: list[Any], names_out: list[str], created: set
-) -> OnnxGraph:
-    """Each traced node's rule run on symbols, in order: the graph with its inputs and outputs."""
+def _write_program(program: Program, names_in: list[str], names_out: list[str]) -> OnnxGraph:
+    """Each equation as ONNX nodes, in order: the graph with its inputs and outputs.
+
+    A scalar equation runs its op's rule on symbols; a dense layer is one Gemm
+    with its weights as a [n_out, n_in] initializer, a map one rule call on
+    the [N, n] matrix, pack a Concat and col a Gather.
+    """
     g = OnnxGraph()
     m = onnx_namespace()
-    symbols: dict[Value, Any] = {}
-    for leaf, name in zip(leaves, names_in):
-        symbols[leaf] = g.input(name)
-    used = set(names_in)
-    for index, node in enumerate(walk([r for r in results if isinstance(r, Value)])):
-        if node in symbols:
-            continue
-        if node.op is None:
-            if node in created:  # a constant the function made: fold it
-                symbols[node] = node.data
-            else:  # a captured Value (a trained weight): a named initializer
-                symbols[node] = g.weight(_weight_name(node, used), node.data)
-            continue
-        args = [symbols[a] if isinstance(a, Value) else float(a) for a in node.operands]
-        g.scope = f"{index}.{node.op.name}/"
-        symbols[node] = _run_rule(g, m, node.op, args)
+    symbols: dict[Var, Any] = {}
+    for v, name in zip(program.inputs, names_in):
+        symbols[v] = g.input(name)
+    used = set(names_in) | set(names_out)
+    for v, value in zip(program.params, program.param_data):  # captured Values: named weights
+        symbols[v] = g.weight(_weight_name(v, used), value)
+    symbols.update(program.constants)  # constants the function made: folded
+
+    def get(x: Any) -> Any:
+        return symbols[x] if x.__class__ is Var else float(x)
+
+    n_dense = 0
+    for index, e in enumerate(program.all_eqns()):
+        g.scope = f"{index}.{e.prim}/"
+        if e.prim == DENSE:
+            symbols[e.out] = _gemm(g, program, e, get, n_dense)
+            n_dense += 1
+        elif e.prim == PACK:
+            columns = [
+                g.node("Unsqueeze", g.batched_column(get(x)), g.index([1])) for x in e.operands
+            ]
+            symbols[e.out] = g.symbol(g.node("Concat", *columns, axis=1))
+        elif e.prim == COLUMN:
+            j = g.index(e.attrs["j"])
+            symbols[e.out] = g.symbol(g.node("Gather", get(e.operands[0]), j, axis=1))
+        elif e.prim == MAP:
+            args = []
+            for x, cols in zip(e.operands, e.attrs["cols"]):
+                a = get(x)
+                if x.__class__ is Var and x.width is not None:
+                    if cols is not None:
+                        a = g.symbol(g.node("Gather", a, g.index(list(cols)), axis=1))
+                elif isinstance(a, OnnxSymbol) and g.batched(a.name):  # [N] -> [N, 1]
+                    a = g.symbol(g.node("Unsqueeze", a, g.index([1])))
+                args.append(a)
+            symbols[e.out] = _run_rule(g, m, e.op, args)
+        else:
+            symbols[e.out] = _run_rule(g, m, e.op, [get(x) for x in e.operands])
     g.scope = ""
-    for r, name in zip(results, names_out):
-        g.output(symbols[r] if isinstance(r, Value) else float(r), name)
+    for r, name in zip(program.outputs, names_out):
+        g.output(get(r), name)
     return g
+
+
+def _gemm(g: OnnxGraph, program: Program, e: Any, get: Any, k: int) -> Any:
+    """One dense layer as Gemm(A, W, b, transB=1), W and b as initializers with their numbers."""
+    values = dict(zip(program.params, program.param_data))
+
+    def number(w: Any) -> float:
+        return values[w] if w.__class__ is Var else float(w)
+
+    W = [[number(w) for w in row] for row in e.attrs["W"]]
+    b = [number(x) for x in e.attrs["b"]]
+    src = get(e.operands[0])
+    cols = e.attrs.get("cols")
+    if cols is not None:
+        src = g.symbol(g.node("Gather", src, g.index(list(cols)), axis=1))
+    labels = [w.label for row in e.attrs["W"] for w in row if w.__class__ is Var and w.label]
+    doc = f"element [j, k] is weight k of neuron j; first: {labels[0]!r}" if labels else ""
+    w_name = g.tensor(f"dense{k}.W", W, doc)
+    b_name = g.tensor(f"dense{k}.b", b, "")
+    return g.symbol(g.node("Gemm", src, w_name, b_name, transB=1))
 
 
 def _run_rule(g: OnnxGraph, m: Any, op: Any, args: list[Any]) -> Any:
@@ -646,11 +740,17 @@ def _names(given: Sequence[str] | None, n: int, default: list[str], what: str) -
     return names
 
 
+#: Names the export gives its own tensors and nodes: constants, indices, dense
+#: layers' weights, nodes (`<equation>.<prim>/<Op>_<n>`).
+_INTERNAL = re.compile(r"^(const:|index:)|^dense\d+\.[Wb]$|^\d+\.\w+/\w+_\d+$")
+
+
 def _weight_name(node: Any, used: set[str]) -> str:
-    """A captured Value's initializer name: its label (made unique), else `weight`."""
+    """A captured Value's initializer name: its label, else `weight`; `#1`, `#2`... added
+    when that is an input or output name, another weight's, or looks like an internal one."""
     base = node.label or "weight"
     name, k = base, 0
-    while name in used:
+    while name in used or (k == 0 and _INTERNAL.search(name)):  # "#k" names are never internal
         k += 1
         name = f"{base}#{k}"
     used.add(name)
@@ -673,9 +773,15 @@ def _finish(onnx: Any, g: OnnxGraph, inputs: list[str], outputs: list[str], fn: 
     internal |= {t.name for t in initializers}
     clash = internal & (set(inputs) | set(outputs))
     if clash:
+        name = sorted(clash)[0]
+        side, arg = ("input", "input_names") if name in inputs else ("output", "output_names")
+        tensors = {t.name for t in initializers}
+        what = "a constant tensor" if name in tensors else "a node's output"
         raise ValueError(
-            f"export_onnx: the name {sorted(clash)[0]!r} is also used inside the graph; "
-            "choose other input or output names"
+            f"export_onnx: the {side} name {name!r} is also used inside the graph, as the "
+            f"name of {what} (names starting with 'const:' or 'index:', 'dense<k>.W', "
+            f"'dense<k>.b' and '<k>.<op>/<Op>_<n>' are the export's own); pass {arg}=[...] "
+            "with another name"
         )
     graph = helper.make_graph(
         kept,

@@ -4,6 +4,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,43 @@ def test_dense_layers_become_matrix_products_and_agree_with_the_plain_replay():
     assert plain.dense_layers == 0
     assert_agree(step(X, Y), plain(X, Y))
     assert_agree(step(X, Y), engine_mean(per_example, params, X.tolist(), Y.tolist()))
+
+
+def test_micrograd_style_code_gets_dense_layers_and_the_engines_numbers():
+    # Written one scalar at a time (sum of products, relu), L2 inside per_example:
+    # the passes find three dense layers, two relu maps and a hoisted penalty.
+    from micrograd_style import MLP as ScalarMLP
+
+    model = ScalarMLP(2, [16, 16, 1], seed=3)
+    params = model.parameters()
+
+    def per_example(x, y):
+        return (1 + -y * model(x)).relu() + 1e-4 * sum(p * p for p in params)
+
+    X, y = moons(30, noise=0.1, seed=4, signed=True)
+    X, Y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    step = compile_batched(per_example, params, (X[0].tolist(), float(Y[0])))
+    assert step.dense_layers == 3 and step.program.count("map") == 2
+    assert step.program.count("dense") + step.program.count("map") < 10 < step.n_nodes
+    assert len(step.program.once) == 2  # sum(p*p) as one dot product, times 1e-4
+    # no per-parameter Python work in a step: no param is read one by one, and the
+    # replay's value slots are per equation, not per param (337 params here)
+    assert step._exec.param_reads == [] and step._exec.n_slots < 30
+    assert_agree(step(X, Y), engine_mean(per_example, params, X.tolist(), Y.tolist()))
+    pdata = np.array([p.data for p in params])
+    mean, grad = step.run_arrays(X, Y, pdata)
+    assert isinstance(grad, np.ndarray) and grad.dtype == np.float64
+    assert (mean, grad.tolist()) == step(X, Y)
+    # other parameter numbers, the Values untouched
+    mean2, grad2 = step.run_arrays(X, Y, pdata * 0.5)
+    assert mean2 != mean and [p.data for p in params] == pdata.tolist()
+    for p, v in zip(params, pdata * 0.5):
+        p.data = v
+    assert_agree((mean2, grad2.tolist()), engine_mean(per_example, params, X.tolist(), Y.tolist()))
+    mean3, grad3, aux = step.run_arrays(X, Y, pdata * 0.5, outputs=True)
+    assert (mean3, grad3.tolist(), aux) == (mean2, grad2.tolist(), None)
+    with pytest.raises(ValueError, match="pdata must be a float64 array of 337"):
+        step.run_arrays(X, Y, pdata[:5])
 
 
 def test_accumulate_adds_into_grad_like_backward():
@@ -444,3 +482,147 @@ def test_terms_of_the_parameters_only_inside_the_per_example_loss():
     assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))
     only_params = compile_batched(lambda x, y: params[0] * params[1], params, (X[0], Y[0]))
     assert_agree(only_params(X, Y), engine_mean(lambda x, y: params[0] * params[1], params, X, Y))
+
+
+def test_per_example_assigning_into_x_gets_the_engines_numbers():
+    # Issue 19: x[0] = ... inside per_example replaced the traced input leaf.
+    w = Value(1.5, "w")
+
+    def per_example(x, y):
+        x[0] = (x[0] - 1) * 2
+        return (w * x[0] + x[1] - y) ** 2
+
+    X, Y = [[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]], [1.0, 0.0, 2.0]
+    step = compile_batched(per_example, [w], (X[0], Y[0]))
+    assert_agree(step(X, Y), engine_mean(per_example, [w], X, Y))
+
+
+def test_a_param_listed_twice_is_refused():
+    w = Value(1.0)
+    with pytest.raises(
+        ValueError, match=r"same Value more than once \(params\[1\] is params\[0\]\)"
+    ):
+        compile_batched(lambda x, y: (w * x[0] - y) ** 2, [w, w], ([1.0], 1.0))
+
+
+@pytest.mark.parametrize(
+    "bad, col, entry",
+    [
+        ("2", 0, "str"),
+        (b"2", 0, "bytes"),
+        (None, 0, "NoneType"),
+        (1 + 2j, 1, "complex"),
+        (Value(2.0), 1, "Value"),
+    ],
+)
+def test_inputs_that_are_not_real_numbers_name_the_entry(bad, col, entry):
+    # Issue 19: strings were parsed, complex numbers truncated, None crashed in NumPy.
+    w = Value(1.0)
+    step = compile_batched(lambda x, y: (w * x[0] + x[1] - y) ** 2, [w], ([1.0, 2.0], 1.0))
+    row = [bad, 1.0] if col == 0 else [1.0, bad]
+    with pytest.raises(TypeError, match=rf"X must hold real numbers: \[0, {col}\] is \w*{entry}"):
+        step([row], [1.0])
+    with pytest.raises(TypeError, match=rf"param_data must hold real numbers: \[0\] is \w*{entry}"):
+        step.run([[1.0, 2.0]], [1.0], param_data=[bad])
+
+
+def test_arrays_of_dates_masked_arrays_and_matrices_are_refused():
+    w = Value(1.0)
+    step = compile_batched(lambda x, y: (w * x[0] + x[1] - y) ** 2, [w], ([1.0, 2.0], 1.0))
+    dates = np.array([["2020-01-01", "2020-01-02"]], dtype="datetime64[D]")
+    with pytest.raises(TypeError, match=r"X must hold real numbers: \[0, 0\] is datetime64"):
+        step(dates, [1.0])
+    masked = np.ma.masked_array([[1.0, 2.0]], mask=[[0, 1]])
+    with pytest.raises(TypeError, match="MaskedArray; pass np.asarray"):
+        step(masked, [1.0])
+    with pytest.raises(TypeError, match="numpy.matrix"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # np.matrix itself warns
+        step(np.matrix([[1.0, 2.0]]), [1.0])
+    with pytest.raises(TypeError, match="MaskedArray"):
+        step.run_arrays(np.array([[1.0, 2.0]]), np.array([1.0]), np.ma.masked_array([1.0]))
+    with pytest.raises(TypeError, match=r"Y must hold real numbers: \[0\] is str"):
+        step([[1.0, 2.0]], ["1"])
+
+
+def test_an_op_over_a_layer_and_a_per_example_scalar_agrees_with_the_engine():
+    # z - peak for every logit: a map over a matrix [B, n] and a column [B, 1]
+    model = MLP(2, [5, 3], seed=6)
+    params = model.parameters()
+
+    def per_example(x, y):
+        zs = model(x)
+        peak = (zs[0] * x[1]).tanh() + y
+        return sum((z - peak).exp() for z in zs).log() + peak * peak
+
+    X, Y = [[0.5, -1.0], [2.0, 0.25], [-0.3, 0.8]], [1.0, -1.0, 0.5]
+    step = compile_batched(per_example, params, (X[0], Y[0]))
+    assert "map[sub]" in str(step.program) and "map[exp]" in str(step.program)
+    assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))
+
+
+def test_a_loss_that_is_a_param_or_made_of_params_only():
+    # Everything hoisted to once per batch: the mean of a constant is the constant.
+    w, u = Value(2.0), Value(3.0)
+    X, Y = [[1.0], [2.0]], [0.0, 1.0]
+    for per_example in (lambda x, y: w, lambda x, y: w * u + 1.0):
+        step = compile_batched(per_example, [w, u], (X[0], Y[0]))
+        assert_agree(step(X, Y), engine_mean(per_example, [w, u], X, Y))
+
+
+@st.composite
+def scalar_models(draw):
+    """Micrograd-style code, one scalar at a time, in any of the ways people write a sum."""
+    nin = draw(st.integers(1, 4))
+    sizes = [nin, *draw(st.lists(st.integers(1, 5), min_size=1, max_size=3))]
+    style = draw(st.sampled_from(["sum with start", "sum then bias", "loop", "tree"]))
+    act = draw(st.sampled_from(["relu", "tanh", "sigmoid"]))
+    l2_inside = draw(st.booleans())
+    rng = draw(st.randoms(use_true_random=False))
+    layers = [
+        [
+            ([Value(rng.uniform(-1, 1)) for _ in range(a)], Value(rng.uniform(-0.5, 0.5)))
+            for _ in range(b)
+        ]
+        for a, b in zip(sizes, sizes[1:])
+    ]
+    params = [p for layer in layers for ws, b in layer for p in (*ws, b)]
+
+    def neuron(ws, b, xs):
+        terms = [w * x for w, x in zip(ws, xs)]
+        if style == "sum with start":
+            return sum(terms, b)
+        if style == "sum then bias":
+            return sum(terms) + b
+        if style == "loop":
+            acc = b
+            for t in terms:
+                acc = t + acc
+            return acc
+        while len(terms) > 1:  # a balanced tree
+            terms = [
+                terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                for i in range(0, len(terms), 2)
+            ]
+        return terms[0] + b
+
+    def per_example(x, y):
+        for k, layer in enumerate(layers):
+            x = [neuron(ws, b, x) for ws, b in layer]
+            if k < len(layers) - 1:
+                x = [getattr(v, act)() for v in x]
+        loss = sum((v - y) ** 2 for v in x)
+        return loss + 1e-3 * sum(p * p for p in params) if l2_inside else loss
+
+    b = draw(st.integers(1, 6))
+    X = [[draw(finite) for _ in range(nin)] for _ in range(b)]
+    Y = [draw(finite) for _ in range(b)]
+    return per_example, params, X, Y
+
+
+@given(scalar_models())
+def test_batched_micrograd_style_code_agrees_with_the_engine(problem):
+    per_example, params, X, Y = problem
+    step = compile_batched(per_example, params, (X[0], Y[0]))
+    # every neuron went into a dense layer, except a lone w * x + b
+    assert all(len(e.operands) == 3 for e in step.program.eqns if e.prim == "linear")
+    assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))

@@ -451,3 +451,18 @@ def test_where_two_nodes_fail_the_replay_raises_one_of_their_errors():
         cf([-1.0])  # documented: not always the engine's first error
     with pytest.raises(ValueError, match="sqrt needs x >= 0"):
         cf([-2.0])  # only one node fails: its error, as in the engine
+
+
+def test_compiled_function_exposes_its_program():
+    w = Value(0.5, "w")
+
+    def f(x, y):
+        return (w * x + y).tanh() * y
+
+    cf = compile_function(f, [1.0, 2.0], [w])
+    program = cf.program
+    assert [e.prim for e in program.eqns] == ["mul", "add", "tanh", "mul"]
+    for xs in ([1.0, 2.0], [0.3, -1.5]):
+        value = cf(xs)[0]
+        assert program(xs, [w.data])[0] == value
+        assert program.value_and_grad(xs)[0] == value

@@ -354,3 +354,77 @@ def test_no_warning_for_a_plain_function():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         function_to_onnx(lambda x: x * 2, [1.0])
+
+
+# ---------------------------------------------------------------------------
+# Dense layers found by the passes.
+
+
+def test_a_micrograd_style_mlp_exports_as_gemm_layers():
+    """Scalar code (sum of products, relu): a few Gemm and Relu nodes, not thousands of Mul."""
+    from micrograd_style import MLP as ScalarMLP
+
+    model = ScalarMLP(2, [16, 16, 1], seed=5)
+
+    def f(a, b):
+        return model([a, b]).tanh()
+
+    proto = function_to_onnx(f, [0.1, 0.2])
+    types = [n.op_type for n in proto.graph.node]
+    assert types.count("Gemm") == 3 and types.count("Relu") == 2
+    assert len(types) <= 12, types  # the traced graph has 1,000+ nodes
+    assert "Mul" not in types
+    from autograd_core.onnx_export import exported_program
+
+    assert exported_program(f, [0.1, 0.2]).count("dense") == 3
+    X = np.random.default_rng(0).normal(size=(25, 2))
+    (y,) = run(proto, {"a": X[:, 0], "b": X[:, 1]})
+    want = np.array([f(Value(r[0]), Value(r[1])).data for r in X])
+    scale = np.abs(want).max()
+    assert (np.abs(y - want) <= 1e-12 * scale).all(), np.abs(y - want).max()
+
+
+def test_a_captured_weight_labelled_like_an_output_is_renamed_not_refused():
+    # Issue 19: a weight labelled "y" gave "choose other names" when the user chose none.
+    w = Value(2.0, "y")
+    proto = function_to_onnx(lambda x: w * x, [1.0])
+    assert [o.name for o in proto.graph.output] == ["y"]
+    assert [t.name for t in proto.graph.initializer] == ["y#1"]
+    (y,) = run(proto, {"x": np.array([1.5, -2.0])})
+    assert y.tolist() == [3.0, -4.0]
+
+
+def test_a_captured_weight_labelled_like_a_constant_is_renamed():
+    # Issue 19: a label "const:2.0" gave a raw onnx ValidationError (two initializers).
+    c = Value(3.0, "const:2.0")
+    proto = function_to_onnx(lambda x: c * x + 2.0, [1.0])
+    names = sorted(t.name for t in proto.graph.initializer)
+    assert names == ["const:2.0", "const:2.0#1"]
+    (y,) = run(proto, {"x": np.array([1.0, 2.0])})
+    assert y.tolist() == [5.0, 8.0]
+
+
+def test_an_input_named_like_an_internal_tensor_says_which_and_how_to_rename():
+    with pytest.raises(
+        ValueError, match=r"input name 'const:2.0' is also used .* a constant.*input_names="
+    ):
+        function_to_onnx(lambda x: x * 2.0, [1.0], input_names=["const:2.0"])
+
+
+def test_maps_over_a_layer_and_a_shared_value_run_in_onnx_runtime():
+    from micrograd_style import MLP as ScalarMLP
+
+    model = ScalarMLP(2, [6, 3], seed=7, act="tanh")
+
+    def f(a, b):
+        zs = model([a, b])
+        peak = (zs[0] * b).tanh()
+        return sum((z - peak).exp() for z in zs).log() + peak
+
+    proto = function_to_onnx(f, [0.1, 0.2])
+    types = [n.op_type for n in proto.graph.node]
+    assert types.count("Exp") == 1 and types.count("Gemm") == 3  # two layers, the sum
+    X = np.random.default_rng(1).normal(size=(20, 2))
+    (y,) = run(proto, {"a": X[:, 0], "b": X[:, 1]})
+    want = np.array([f(Value(r[0]), Value(r[1])).data for r in X])
+    assert (np.abs(y - want) <= 1e-12 * np.abs(want).max()).all()
