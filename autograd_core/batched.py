@@ -683,6 +683,16 @@ class BatchedStep:
             f"{self.dense_layers} dense layer(s)>"
         )
 
+    def run_arrays(self, X: Any, Y: Any, pdata: Any, *, outputs: bool = False) -> tuple:
+        """(mean loss, gradient as a float64 array), the params' numbers read from `pdata`.
+
+        With `outputs=True`, also the extra outputs [B, k] (as `run`'s third item).
+        (A minimal version over `run`, for nn's batched trainer.)
+        """
+        mean, grads, aux = self.run(X, Y, param_data=pdata)
+        grad = _np.asarray(grads, dtype=_np.float64)
+        return (mean, grad, aux) if outputs else (mean, grad)
+
 
 # ---------------------------------------------------------------------------
 # The replay of one group: a dense layer is a matrix product, a map one rule
