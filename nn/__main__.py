@@ -362,8 +362,9 @@ def _run_options(t: argparse.ArgumentParser) -> None:
         type=_blas_threads,
         default=1,
         metavar="N",
-        help="threads NumPy's BLAS may use (--batched, data loading); 0: BLAS's own default. "
-        "Set before NumPy loads (OPENBLAS_NUM_THREADS) and with threadpoolctl",
+        help="BLAS threads NumPy may use (--batched; default: 1, faster on small batches; 0 "
+        "leaves BLAS as it is); set before NumPy loads (OPENBLAS_NUM_THREADS), and with "
+        "threadpoolctl while training",
     )
     t.add_argument(
         "--html",
