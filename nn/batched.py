@@ -150,7 +150,7 @@ class BatchedTrainer:
         target = self.targets([y[0]])[0]
         self.step = compile_batched(per_example, self.params, (list(X[0]), target))
         self._cache: dict[int, tuple] = {}  # id(data) -> (data, arrays): the full and test sets
-        self._arrays(X, y, keep=True)
+        self._full = self._arrays(X, y, keep=True)  # mini-batches are rows of these
         run_arrays = getattr(self.step, "run_arrays", None)
         self._outputs_from_run_arrays = run_arrays is not None and (
             "outputs" in inspect.signature(run_arrays).parameters
@@ -218,18 +218,53 @@ class BatchedTrainer:
             return aux.tolist()
         return aux[:, 0].tolist()
 
-    def _gradient(self, X: Sequence[Any], y: Sequence[Any], pdata: Any) -> tuple[float, Any, Any]:
+    def _accuracy(self, aux: Any, Y: Any) -> float | None:
+        """`nn.train.accuracy` of the outputs [B, k] against the target array, with NumPy.
+
+        The same fractions as `accuracy` on the lists (which it falls back to
+        where they could differ: NaN logits, targets given as rows).
+        """
+        import numpy as np
+
+        from nn.train import accuracy
+
+        name = self.name
+        if name is None or (self.multi and name != "softmax-ce"):
+            return None  # no loss to read classes by, or several outputs that are no logits
+        if name == "softmax-ce":
+            if np.isnan(aux).any():
+                return accuracy(name, aux.tolist(), np.argmax(Y, axis=1).tolist())
+            right = np.argmax(aux, axis=1) == np.argmax(Y, axis=1)  # the first largest, as _argmax
+        elif Y.ndim != 1:
+            return accuracy(name, self._predictions(aux), Y.tolist())
+        elif name in ("hinge", "bce-logits"):
+            right = (aux[:, 0] > 0) == (Y > 0)
+        elif name == "bce" or np.isin(Y, (0.0, 1.0)).all():  # mse, sse: classes 0/1 only
+            right = (aux[:, 0] > 0.5) == (Y > 0.5)
+        else:
+            return None
+        return int(np.count_nonzero(right)) / len(right)
+
+    def _data(self, X: Sequence[Any], y: Sequence[Any], index: Sequence[int] | None) -> tuple:
+        """The batch as arrays: rows `index` of the training set's, or X and y converted."""
+        if index is None:
+            return self._arrays(X, y)
+        import numpy as np
+
+        rows = np.asarray(index, dtype=np.intp)
+        return self._full[0][rows], self._full[1][rows]
+
+    def _gradient(self, X_: Any, Y_: Any, pdata: Any) -> tuple[float, Any, Any]:
         """Mean loss (l2 term included), its gradient as an array, and the outputs [B, k]."""
         import numpy as np
 
-        X_, Y_ = self._arrays(X, y)
         if self._outputs_from_run_arrays:
             mean, g, aux = self.step.run_arrays(X_, Y_, pdata, outputs=True)
         else:  # a run_arrays without the outputs: `run` gives them, the gradient as a list
             mean, grads, aux = self.step.run(X_, Y_, param_data=pdata)
             g = np.asarray(grads, dtype=np.float64)
         if self.scale_by_batch:
-            n = len(X)
+            n = len(X_)
             mean, g = mean * n, g * n
         l2 = self.l2
         if l2:
@@ -240,9 +275,20 @@ class BatchedTrainer:
 
     def __call__(self, X: Sequence[Any], y: Sequence[Any]) -> tuple[float, list]:
         """One step on X, y: the loss and the predictions (a NaN or infinity: no update)."""
+        mean, aux, _ = self._step(*self._data(X, y, None))
+        return mean, self._predictions(aux)
+
+    def step_accuracy(
+        self, X: Sequence[Any], y: Sequence[Any], index: Sequence[int] | None = None
+    ) -> tuple[float, float | None]:
+        """One step: the loss and the accuracy (`index`: the rows of the training set, or None)."""
+        mean, aux, Y_ = self._step(*self._data(X, y, index))
+        return mean, self._accuracy(aux, Y_)
+
+    def _step(self, X_: Any, Y_: Any) -> tuple[float, Any, Any]:
         if not self.in_arrays:
-            return self._step_values(X, y)
-        mean, g, aux = self._gradient(X, y, self.pdata)
+            return self._step_values(X_, Y_)
+        mean, g, aux = self._gradient(X_, Y_, self.pdata)
         self.grad = g
         self._check_finite(mean, g)  # before the update, as train_step does
         # SGD.step's arithmetic, elementwise on arrays (so the same numbers bit for bit):
@@ -256,7 +302,7 @@ class BatchedTrainer:
             g = self.buffer
         self.pdata = self.pdata - lr * g
         opt.steps += 1
-        return mean, self._predictions(aux)
+        return mean, aux, Y_
 
     def _check_finite(self, mean: float, g: Any) -> None:
         import numpy as np
@@ -271,21 +317,21 @@ class BatchedTrainer:
             p = self.params[i]
             raise _NotFinite(f"the gradient of {p.label or f'parameter {i}'}", float(g[i]))
 
-    def _step_values(self, X: Sequence[Any], y: Sequence[Any]) -> tuple[float, list]:
+    def _step_values(self, X_: Any, Y_: Any) -> tuple[float, Any, Any]:
         """The step through the Values, for an optimizer that only knows them."""
         import numpy as np
 
         self.optimizer.zero_grad()
         params = self.params
         data = np.array([p.data for p in params], dtype=np.float64)
-        mean, g, aux = self._gradient(X, y, data)
+        mean, g, aux = self._gradient(X_, Y_, data)
         for p, gi in zip(params, g.tolist()):
             p.grad += gi
         from nn.train import _check_finite
 
         _check_finite(mean, self.optimizer.params)  # before the update, as train_step does
         self.optimizer.step()
-        return mean, self._predictions(aux)
+        return mean, aux, Y_
 
     # -- the Values --------------------------------------------------------------
 
@@ -319,18 +365,15 @@ class BatchedTrainer:
 
     def evaluate(self, X: Sequence[Any], y: Sequence[Any]) -> tuple[float, float | None]:
         """Loss (with the l2 term) and accuracy on X, y: one replayed forward pass, no update."""
-        from nn.train import accuracy
 
         pdata = self._current()
-        mean, _, aux = self.step.run(
-            *self._arrays(X, y, keep=True), backward=False, param_data=pdata
-        )
+        X_, Y_ = self._arrays(X, y, keep=True)
+        mean, _, aux = self.step.run(X_, Y_, backward=False, param_data=pdata)
         if self.scale_by_batch:
             mean *= len(X)
         if self.l2:
             mean += self.l2 * float(pdata @ pdata)
-        acc = accuracy(self.name, self._predictions(aux), list(y)) if self.name else None
-        return mean, acc
+        return mean, self._accuracy(aux, Y_)
 
     def accuracy(self, X: Sequence[Any], y: Sequence[Any]) -> float | None:
         """Accuracy on X, y at the current parameters (one replayed forward pass)."""

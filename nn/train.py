@@ -403,14 +403,19 @@ class _Steps:
                 )
             self.compiled = _compiled_step(model, optimizer, self.loss_fn, *data, l2, params)
 
-    def step(self, k: int, X: list, y: list, index: list[int] | None) -> tuple[float, list[Any]]:
-        """Step k on the examples X, y; a NaN or infinity says which step and example."""
+    def step(self, k: int, X: list, y: list, index: list[int] | None) -> tuple[float, float | None]:
+        """Step k on the examples X, y: the loss and accuracy; a NaN or infinity says where."""
         try:
-            if self.batched is not None:
-                return self.batched(X, y)
+            if self.batched is not None:  # accuracy from the outputs' array
+                return self.batched.step_accuracy(X, y, index)
             if self.compiled is not None:
-                return self.compiled()
-            return train_step(self.model, self.optimizer, self.loss_fn, X, y, self.l2, self.params)
+                value, predictions = self.compiled()
+            else:
+                value, predictions = train_step(
+                    self.model, self.optimizer, self.loss_fn, X, y, self.l2, self.params
+                )
+            name = self.loss_name
+            return value, (accuracy(name, predictions, y) if name else None)
         except _NotFinite as e:
             culprit = _first_not_finite(X, y, index)
             raise FloatingPointError(_not_finite_message(e.what, e.value, k, culprit)) from None
@@ -568,8 +573,7 @@ def train(
             Xb, yb, index = next(batches)
             if test is not None:  # before the update: the parameters of this step's forward
                 history.test_accuracy.append(run.accuracy(*test))
-            value, predictions = run.step(k, Xb, yb, index)
-            acc = accuracy(loss_name, predictions, yb) if loss_name else None
+            value, acc = run.step(k, Xb, yb, index)
             history.loss.append(value)
             history.accuracy.append(acc)
             _show_progress(bar, value, acc)

@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("numpy")
 
-from nn.data import moons  # noqa: E402
+from nn.data import moons, sleep_study, xor  # noqa: E402
 from nn.layers import MLP  # noqa: E402
 from nn.optim import SGD  # noqa: E402
 from nn.train import train  # noqa: E402
@@ -164,6 +164,54 @@ def test_a_nan_in_a_later_batch_leaves_the_last_updates_values():
     assert final_b == seen_b[-1]  # the parameters after the last good update, written back
     for a, e in zip(final_b, final_e):
         assert math.isclose(a, e, rel_tol=1e-9, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "data, loss, layers, out_act",
+    [
+        ("sleep", "sse", [3, 1], "sigmoid"),  # regression: no accuracy
+        ("xor", "mse", [4, 1], "sigmoid"),  # 0/1 targets: read at 0.5
+        ("moons", "softmax-ce", [6, 2], None),  # the largest logit, held-out data too
+        ("moons", "bce-logits", [6, 1], None),
+    ],
+)
+def test_accuracy_from_the_output_array_equals_the_engines(data, loss, layers, out_act):
+    if data == "sleep":
+        X, y = sleep_study()
+    elif data == "xor":
+        X, y = xor()
+    else:
+        X, y = moons(40, noise=0.2, seed=4)
+    split = len(X) * 3 // 4
+    test = (X[split:], y[split:]) if data == "moons" else None
+    X, y = (X[:split], y[:split]) if data == "moons" else (X, y)
+    runs = []
+    for batched in (False, True):
+        model = MLP(len(X[0]), layers, output_activation=out_act, seed=3)
+        batch = 5 if len(X) > 5 else None
+        runs.append(
+            train(
+                model,
+                X,
+                y,
+                loss=loss,
+                steps=8,
+                lr=0.3,
+                batch_size=batch,
+                batched=batched,
+                test=test,
+                progress=False,
+            )  # fmt: skip
+        )
+    engine, batched = runs
+    assert batched.accuracy == engine.accuracy
+    assert batched.test_accuracy == engine.test_accuracy
+    assert batched.final_accuracy == engine.final_accuracy
+    assert batched.final_test_accuracy == engine.final_test_accuracy
+    if loss == "sse":
+        assert set(batched.accuracy) == {None}
+    else:
+        assert all(a is not None for a in batched.accuracy)
 
 
 def test_bad_sync_every_and_blas_threads_are_refused():
