@@ -18,6 +18,13 @@ with the target as a Value, and the checks run once on the whole data:
 Each per-example loss equals, averaged over a batch, the batch loss of
 `nn.losses` on the same data (to rounding: the engine adds terms in order,
 NumPy pairwise).
+
+`BatchedTrainer` takes the steps. With nn's `SGD` it keeps the parameters
+and the momentum buffer in NumPy arrays (one float64 vector each) and does
+SGD's update on them, so a step has no Python loop over parameters; the
+Values are written back by `sync()` (`train` says when). Accuracy is read
+from the outputs' array, and mini-batches are rows of the training set's
+arrays, converted once.
 """
 
 from __future__ import annotations
@@ -354,7 +361,8 @@ class BatchedTrainer:
         """Read the parameters back from the Values (after changing `p.data` by hand)."""
         import numpy as np
 
-        self.pdata = np.array([p.data for p in self.params], dtype=np.float64)
+        if self.in_arrays:
+            self.pdata = np.array([p._data for p in self.params], dtype=np.float64)
 
     def _current(self) -> Any:
         import numpy as np

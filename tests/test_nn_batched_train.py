@@ -102,6 +102,26 @@ def test_values_are_current_in_every_callback_by_default():
             assert math.isclose(pa, pe, rel_tol=1e-9, abs_tol=1e-12)
 
 
+def test_what_a_callback_writes_into_the_values_is_trained_on():
+    # as without batched: a callback that clips the weights changes the next step
+    X, y = moons(40, noise=0.1, seed=1, signed=True)
+    finals = []
+    for batched in (True, False):
+        model = MLP(2, [6, 6, 1], seed=2)
+
+        def clip(k, history, model=model):
+            for p in model.parameters():
+                p.data = max(-0.2, min(0.2, p.data))
+
+        train(model, X, y, steps=4, lr=0.5, batched=batched, callback=clip, progress=False)
+        finals.append([p.data for p in model.parameters()])
+    unclipped = MLP(2, [6, 6, 1], seed=2)
+    train(unclipped, X, y, steps=4, lr=0.5, batched=True, progress=False)
+    assert max(abs(v) for v in finals[0]) <= 0.2 < max(abs(p.data) for p in unclipped.parameters())
+    for a, e in zip(*finals):
+        assert math.isclose(a, e, rel_tol=1e-9, abs_tol=1e-12)
+
+
 def test_sync_every_writes_back_every_n_steps_only():
     X, y = moons(40, noise=0.1, seed=1, signed=True)
     records: dict[str, list[list[float]]] = {}
