@@ -336,7 +336,7 @@ class BatchedTrainer:
             p.grad += gi
         from nn.train import _check_finite
 
-        _check_finite(mean, self.optimizer.params)  # before the update, as train_step does
+        _check_finite(mean, params)  # before the update, as train_step does
         self.optimizer.step()
         return mean, aux, Y_
 
@@ -346,8 +346,8 @@ class BatchedTrainer:
         """Write the parameters, the last gradient and SGD's state back into the Values.
 
         One pass over the parameters. After it, `p.data`, `p.grad`,
-        `optimizer.steps` and the momentum buffer are what the engine's
-        training would have left after the same steps.
+        `optimizer.steps` and the momentum buffer are what `SGD.step` on the
+        Values would have left after the same steps, bit for bit.
         """
         if not self.in_arrays:
             return  # the Values are the parameters: always current
@@ -373,7 +373,6 @@ class BatchedTrainer:
 
     def evaluate(self, X: Sequence[Any], y: Sequence[Any]) -> tuple[float, float | None]:
         """Loss (with the l2 term) and accuracy on X, y: one replayed forward pass, no update."""
-
         pdata = self._current()
         X_, Y_ = self._arrays(X, y, keep=True)
         mean, _, aux = self.step.run(X_, Y_, backward=False, param_data=pdata)
