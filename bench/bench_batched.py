@@ -370,6 +370,8 @@ def hinge_row(n: int, sizes: tuple[int, ...], style: str, args) -> dict[str, flo
             return Replay("nn.MLP, L2 inside per_example", model, per, X, y)
 
         make.append(mlp_inside)
+    if style == "micrograd" and sizes[1] > 16:  # ~130k single-node steps: a step each round
+        return timed(make, 3, 1, 2)
     return timed(make, args.rounds, args.steps, args.check_steps)
 
 
