@@ -34,7 +34,7 @@ some machines here OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) are set, which
 pins an older, slower OpenBLAS kernel; to measure a current NumPy, unset
 both in that command alone:
 
-    python bench/bench_batched.py                 # about 30 s
+    python bench/bench_batched.py                 # under a minute
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_batched.py
     python bench/bench_batched.py --long          # more rounds, the micrograd-style width 256
 """

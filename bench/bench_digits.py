@@ -20,7 +20,7 @@ Printed, the contenders interleaved, BLAS on one thread:
 3. With `--engine-steps N`: N steps of the engine (`nn.train()`), to show
    what batched replay saves (about 1.5 s a step here).
 
-    python bench/bench_digits.py                  # about 30 s
+    python bench/bench_digits.py                  # under a minute
     python bench/bench_digits.py --repeats 3 --engine-steps 3
 """
 
