@@ -26,7 +26,10 @@ Rows (issue 18, "Targets"):
   `compile_batched` (trace, plan and its dry run); the output says which.
   Target < 50 ms and < 5 s.
 
-Extra rows, for context: the issue's "nn.MLP with L2 inside per_example".
+Extra rows, for context: the issue's "nn.MLP with L2 inside per_example", and
+at width 256 the same nn.train step with the parameters updated through the
+Values (an SGD subclass makes nn.train take that path, as every step did
+before issue 18): what keeping them in arrays saves.
 
 BLAS: one thread (OPENBLAS_NUM_THREADS etc. set before NumPy loads, unless
 set already); the line above the table says what threadpoolctl found. On
@@ -283,6 +286,8 @@ class NNTrain:
     train write the parameters back into the Values on every step.
     """
 
+    optimizer_class: type = SGD
+
     def __init__(self, name: str, weights: Weights, X, y, act: str, loss: str, l2: float) -> None:
         self.name = name
         self.model = MLP(len(weights[0][0][0]), [len(layer) for layer in weights], activation=act)
@@ -292,7 +297,7 @@ class NNTrain:
                     p.data = v
                 neuron.b.data = b
         self.X, self.y, self.loss, self.l2 = X, y, loss, l2
-        self.optimizer = SGD(self.model.parameters(), lr=lr_at)
+        self.optimizer = self.optimizer_class(self.model.parameters(), lr=lr_at)
 
     def _train(self, steps: int, callback) -> list[float]:
         history = train(
@@ -324,6 +329,16 @@ class NNTrain:
 
         self._train(n + 1, stamp)  # the first step (with the trace) is not counted
         return [end - begin for begin, end in zip(starts, ends[1:])]
+
+
+class ValuesSGD(SGD):
+    """nn's SGD under another name: nn.train(batched=True) then updates through the Values."""
+
+
+class NNTrainValues(NNTrain):
+    """As before issue 18: each step reads `p.data`, adds into `p.grad`, steps SGD on the Values."""
+
+    optimizer_class = ValuesSGD
 
 
 # ---------------------------------------------------------------------------
@@ -362,6 +377,9 @@ def hinge_row(n: int, sizes: tuple[int, ...], style: str, args) -> dict:
         make.append(
             lambda: NNTrain("nn.MLP, nn.train(batched=True)", weights, X, y, "relu", "hinge", ALPHA)
         )
+    if style == "nn":  # what keeping the parameters in arrays saves, at width 256
+        values = "nn.MLP, through the Values"
+        make.append(lambda: NNTrainValues(values, weights, X, y, "relu", "hinge", ALPHA))
     if style == "both":
 
         def mlp_inside():
@@ -500,6 +518,7 @@ def main(argv: list[str] | None = None) -> None:
         micro: "micrograd-style {net} hinge, L2 inside per_example",
         mlp: "nn.MLP {net} hinge, nn.train(batched=True), L2 outside",
         inside: "(context) nn.MLP {net} hinge, L2 inside per_example",
+        "nn.MLP, through the Values": "(context) the same, parameters in the Values (SGD subclass)",
     }
     targets = {
         (micro, 100): "<= 4x",
@@ -521,7 +540,7 @@ def main(argv: list[str] | None = None) -> None:
         base = ms.pop(HandNumPy.name)
         net = "-".join(map(str, sizes))
         for name, t in ms.items():
-            target = targets[name, n] if sizes[1] == 16 else "<= 3x"
+            target = targets[name, n] if sizes[1] == 16 else ("" if "Values" in name else "<= 3x")
             line(names[name].format(net=net), n, t, base, target)
     for n in (1000,):
         ms = softmax_row(n, args)
