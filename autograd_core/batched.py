@@ -684,9 +684,10 @@ class BatchedStep:
         )
 
     def run_arrays(self, X: Any, Y: Any, pdata: Any, *, outputs: bool = False) -> tuple:
-        """(mean loss, gradient as a float64 array), the params' numbers read from `pdata`.
+        """(mean loss, gradient as a new float64 array), the params' numbers read from `pdata`.
 
         With `outputs=True`, also the extra outputs [B, k] (as `run`'s third item).
+        The caller (nn's batched trainer) keeps the gradient array until its next step.
         (A minimal version over `run`, for nn's batched trainer.)
         """
         mean, grads, aux = self.run(X, Y, param_data=pdata)
