@@ -29,6 +29,7 @@ import argparse
 import difflib
 import importlib.util
 import math
+import os
 import re
 import subprocess
 import sys
@@ -127,6 +128,28 @@ def _positive_int(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return n
+
+
+def _blas_threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return n
+
+
+def _pin_blas(args: argparse.Namespace) -> None:
+    """One BLAS thread by default: small batches gain nothing from more on a shared machine.
+
+    Through the environment, read once when NumPy loads (so only before
+    that); `train(blas_threads=...)` sets it again with threadpoolctl.
+    """
+    threads = getattr(args, "blas_threads", 0)
+    if threads and "numpy" not in sys.modules:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
 
 
 def _points(text: str) -> int:
@@ -401,6 +424,15 @@ def _run_options(t: argparse.ArgumentParser) -> None:
         "(mini-batches and every loss work; needs the batched extra)",
     )
     t.add_argument(
+        "--blas-threads",
+        type=_blas_threads,
+        default=1,
+        metavar="N",
+        help="BLAS threads NumPy may use (--batched; default: 1, faster on small batches; 0 "
+        "leaves BLAS as it is); set before NumPy loads (OPENBLAS_NUM_THREADS), and with "
+        "threadpoolctl while training",
+    )
+    t.add_argument(
         "--html",
         action="store_true",
         help="also write explorer.html: loss and accuracy curves, decision boundaries and "
@@ -644,6 +676,7 @@ def _train(
         progress=False if args.no_progress else None,
         compiled=args.compiled,
         batched=args.batched,
+        blas_threads=args.blas_threads or None,
         test=test,
         callback=recorder,
     )
@@ -848,6 +881,7 @@ def main(argv: Sequence[str] | None = None, *, _train_only: bool = False) -> int
     try:
         raw = sys.argv[1:] if argv is None else argv
         args = parser.parse_args(raw if _train_only else _predict_argv(raw))
+        _pin_blas(args)
         if args.command == "predict":
             return _predict(args, sys.stdout, sys.stderr)
         _check(args)

@@ -403,14 +403,19 @@ class _Steps:
                 )
             self.compiled = _compiled_step(model, optimizer, self.loss_fn, *data, l2, params)
 
-    def step(self, k: int, X: list, y: list, index: list[int] | None) -> tuple[float, list[Any]]:
-        """Step k on the examples X, y; a NaN or infinity says which step and example."""
+    def step(self, k: int, X: list, y: list, index: list[int] | None) -> tuple[float, float | None]:
+        """Step k on the examples X, y: the loss and accuracy; a NaN or infinity says where."""
         try:
-            if self.batched is not None:
-                return self.batched(X, y)
+            if self.batched is not None:  # accuracy from the outputs' array
+                return self.batched.step_accuracy(X, y, index)
             if self.compiled is not None:
-                return self.compiled()
-            return train_step(self.model, self.optimizer, self.loss_fn, X, y, self.l2, self.params)
+                value, predictions = self.compiled()
+            else:
+                value, predictions = train_step(
+                    self.model, self.optimizer, self.loss_fn, X, y, self.l2, self.params
+                )
+            name = self.loss_name
+            return value, (accuracy(name, predictions, y) if name else None)
         except _NotFinite as e:
             culprit = _first_not_finite(X, y, index)
             raise FloatingPointError(_not_finite_message(e.what, e.value, k, culprit)) from None
@@ -424,12 +429,40 @@ class _Steps:
         with no_grad():
             return accuracy(self.loss_name, [self.model(x) for x in X], y)
 
+    def sync(self) -> None:
+        """Batched training: write the parameters and SGD's state back into the Values."""
+        if self.batched is not None:
+            self.batched.sync()
+
+    def reload(self) -> None:
+        """Batched training: read the parameters back from the Values."""
+        if self.batched is not None:
+            self.batched.reload()
+
     def evaluate(self, X: list, y: list) -> tuple[float, float | None]:
         """Loss and accuracy at the current parameters."""
         if self.batched is not None:  # the same numbers, without a graph per example
             return self.batched.evaluate(X, y)
         loss = self.loss_fn if self.loss_name is None else self.loss_name
         return evaluate(self.model, X, y, loss, self.l2, self.params)
+
+
+def _blas_limits(threads: int | None) -> Any:
+    """Limit NumPy's BLAS to `threads` threads with threadpoolctl; the limiter, or None.
+
+    None when no limit is asked, or threadpoolctl is not installed (then the
+    environment decides: OPENBLAS_NUM_THREADS, as `python -m nn` sets it).
+    """
+    if threads is None:
+        return None
+    import importlib
+
+    try:
+        threadpoolctl = importlib.import_module("threadpoolctl")  # untyped: Any
+    except ImportError:
+        return None
+    importlib.import_module("numpy")  # loaded first, so that its BLAS is found and limited
+    return threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
 
 
 def _converged(history: History, tol: float | None) -> bool:
@@ -460,6 +493,8 @@ def train(
     compiled: bool = False,
     batched: bool = False,
     test: tuple[Sequence[Sequence[float]], Sequence[Any]] | None = None,
+    sync_every: int | None = None,
+    blas_threads: int | None = 1,
 ) -> History:
     """Train `model` on X, y with gradient descent and return the `History`.
 
@@ -481,28 +516,67 @@ def train(
     engine's losses and gradients to 1e-12, mini-batches allowed, every
     built-in loss (the l2 term is added once per step, outside the mean).
     `test=(X_test, y_test)` records held-out accuracy in the history.
+
+    With `batched=True` and nn's `SGD` (the default optimizer), the
+    parameters and SGD's momentum buffer live in NumPy float64 arrays while
+    training runs, so a step has no Python loop over parameters. The Values
+    are written back (`p.data`; `p.grad`, the last step's gradient; the
+    optimizer's `steps` and momentum buffer), and are then exactly what the
+    same steps through `.data` would have left:
+    - when `train` returns, or raises (a NaN loss: those of the previous step);
+    - with `sync_every=None` (the default), right before every `callback`
+      call, so a callback reads current Values, and they are read back
+      after it, so what it writes into `p.data` is trained on (two passes
+      over the parameters on each step, only when there is a callback);
+    - with `sync_every=N`, after every N-th step (before that step's
+      callback, and read back after it) only: a callback on other steps sees
+      the Values of the last write-back. Pass `sync_every` large to keep a
+      timing callback off the parameters.
+    Between write-backs the Values keep older numbers, and a number written
+    into `p.data` then is not read. Another optimizer (a subclass of SGD, or
+    one over other parameters) updates the Values every step as before.
+    The losses and gradients equal the engine's to 1e-12 relative; the
+    parameters after many steps drift from the engine's by the rounding of
+    the regrouped sums (NumPy adds pairwise, the engine in order; within
+    1e-9 relative after a dozen steps in the tests), and equal bit for bit
+    those of the same replay updating the Values.
+    `blas_threads` (batched only): BLAS threads NumPy may use while
+    training, 1 by default (the batches are small: more threads cost more
+    than they bring on a shared machine); None leaves BLAS as it is. It is
+    set with threadpoolctl when that is installed, otherwise left alone
+    (`python -m nn` also sets OPENBLAS_NUM_THREADS before NumPy loads).
     """
     X, y = _check_data(X, y)
     loss_fn, loss_name = _loss_function(loss)
     batch_size, total = _check_schedule(len(X), steps, epochs, batch_size)
     tol, l2 = _check_tol_and_l2(tol, l2)
+    if sync_every is not None:
+        sync_every = positive_int(sync_every, "sync_every")
+    if blas_threads is not None:
+        blas_threads = positive_int(blas_threads, "blas_threads")
     params = model.parameters()
     if optimizer is None:
         optimizer = SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     batches = _batches(X, y, batch_size, make_rng(seed))
     if test is not None:
         test = _check_data(*test)
-    run = _Steps(
-        model,
-        optimizer,
-        (loss_fn, loss_name),
-        (X, y),
-        l2,
-        params,
-        compiled=compiled,
-        batched=batched,
-        full_batch=batch_size is None,
-    )
+    limits = _blas_limits(blas_threads if batched else None)  # tracing and the final one too
+    try:
+        run = _Steps(
+            model,
+            optimizer,
+            (loss_fn, loss_name),
+            (X, y),
+            l2,
+            params,
+            compiled=compiled,
+            batched=batched,
+            full_batch=batch_size is None,
+        )
+    except BaseException:
+        if limits is not None:
+            limits.restore_original_limits()
+        raise
 
     history = History()
     bar = _progress_bar(progress, total)
@@ -511,19 +585,26 @@ def train(
             Xb, yb, index = next(batches)
             if test is not None:  # before the update: the parameters of this step's forward
                 history.test_accuracy.append(run.accuracy(*test))
-            value, predictions = run.step(k, Xb, yb, index)
-            acc = accuracy(loss_name, predictions, yb) if loss_name else None
+            value, acc = run.step(k, Xb, yb, index)
             history.loss.append(value)
             history.accuracy.append(acc)
             _show_progress(bar, value, acc)
-            if (callback is not None and callback(k, history)) or _converged(history, tol):
+            synced = (callback is not None) if sync_every is None else (k + 1) % sync_every == 0
+            if synced:
+                run.sync()  # batched: the Values, as the steps through them would have left them
+            stop = callback is not None and callback(k, history)
+            if synced and callback is not None:
+                run.reload()  # what the callback wrote into .data is what the next step reads
+            if stop or _converged(history, tol):
                 history.stopped_early = k + 1 < total
                 break
+        history.final_loss, history.final_accuracy = run.evaluate(X, y)
+        if test is not None:
+            history.final_test_loss, history.final_test_accuracy = run.evaluate(*test)
     finally:
+        run.sync()  # also when a step raised: the parameters of the last update
         if bar is not None:
             bar.close()
-
-    history.final_loss, history.final_accuracy = run.evaluate(X, y)
-    if test is not None:
-        history.final_test_loss, history.final_test_accuracy = run.evaluate(*test)
+        if limits is not None:
+            limits.restore_original_limits()
     return history
