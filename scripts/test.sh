@@ -7,7 +7,7 @@
 set -euo pipefail
 export SETUP_BROWSER=1  # setup.sh also installs Chromium for the browser tests
 # Every optional extra in pyproject.toml: the tests use them all.
-EXTRAS="test,notebooks,plots,progress,bench,dev,docs,browser,onnx,batched,digits"
+EXTRAS="test,testing,notebooks,plots,progress,bench,dev,docs,browser,onnx,batched,digits"
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 failed=()
