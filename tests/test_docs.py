@@ -111,3 +111,21 @@ def test_every_performance_figure_names_a_bench_command_that_exists() -> None:
         for path in commands:
             assert (ROOT / path).is_file(), path
     assert "commit " not in text  # today's figures, not project history
+
+
+def test_readme_compiling_example_prints_the_optimized_program_it_shows() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## What compiling does") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    shown = re.search(r"\(real output\):\s+```text\n(.*?)```", section, re.S).group(1)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    plain, optimized = result.stdout.split("outputs: v24\n", 1)[0], result.stdout
+    assert optimized.endswith(shown)
+    assert sum(line.startswith("  v") for line in plain.splitlines()) == 25  # as the comment says
