@@ -101,7 +101,8 @@ def _trace(per_example: Callable, x: list[float], y: Any, params: list[Value]) -
     )
     aux: list[Any] = []
     if isinstance(out, tuple) and len(out) == 2 and out[0].__class__ is Value:
-        out, aux = out[0], list(out[1])
+        aux = list(out[1])
+        out = out[0]
     if out.__class__ is not Value:
         raise TypeError(
             "per_example must return the example's loss as a Value (or the loss and a list "
@@ -229,6 +230,12 @@ class _Executor:
         self.forward.append(f)
         self.backward.append(b if e.out in self.needs else None)
 
+    def _needed_adder(self, v: Var, reduce: bool) -> Callable:
+        """`_adder` for a Var in `self.needs`, whose adder is never None."""
+        add = self._adder(v, reduce)
+        assert add is not None  # v is in self.needs
+        return add
+
     def _adder(self, v: Var, reduce: bool) -> Callable | None:
         """The function adding a contribution to v's gradient (None: v needs none)."""
         if v not in self.needs:
@@ -271,22 +278,24 @@ class _Executor:
         refs = [(self.slot[x], None) if x.__class__ is Var else (None, x) for x in e.operands]
         locs: list[Any] = [None]
         adders = [
-            (k, self._adder(x, not once and x in self.free))
+            (k, self._needed_adder(x, not once and x in self.free))
             for k, x in enumerate(e.operands)
             if x.__class__ is Var and x in self.needs
         ]
         if len(refs) == 1 and refs[0][0] is not None:
-            ((r0, _),) = refs
+            ((r, _),) = refs
+            assert r is not None  # checked above
 
             def forward(vals: list, st: _State) -> None:
                 try:
-                    res = rule(NUMPY, vals[r0])
+                    res = rule(NUMPY, vals[r])
                 except ValueError as err:
                     raise _branching(err, op) from None
                 vals[s] = res[0]
                 locs[0] = res
         elif len(refs) == 2 and refs[0][0] is not None and refs[1][0] is not None:
             (r0, _), (r1, _) = refs
+            assert r0 is not None and r1 is not None  # checked above
 
             def forward(vals: list, st: _State) -> None:
                 try:
@@ -499,10 +508,10 @@ class _Executor:
             whole = idx == list(range(n_in))
             cidx = np.array(idx, dtype=np.intp)
 
-            def forward(vals: list, st: _State) -> None:
+            def forward_x(vals: list, st: _State) -> None:
                 vals[s] = st.X if whole else st.X[:, cidx]
 
-            return forward, lambda vals, grads, st: None
+            return forward_x, lambda vals, grads, st: None
         k = self.target_size
         if k is not None and [
             x.index - n_in if x.kind == "input" else -1 for x in e.operands
@@ -515,7 +524,7 @@ class _Executor:
         self._scalar_reads.update(e.operands)
         refs = [(self.slot[x], None) if x.__class__ is Var else (None, x) for x in e.operands]
         adders = [
-            (k, self._adder(x, x in self.free))
+            (k, self._needed_adder(x, x in self.free))
             for k, x in enumerate(e.operands)
             if x.__class__ is Var and x in self.needs
         ]
@@ -563,7 +572,7 @@ def _real_array(data: Any, what: str) -> Any:
         indices = [tuple(int(i) for i in np.argwhere(raw.imag)[0])]
     for index in indices:
         v = raw[index]
-        if raw.dtype.kind == "O" and isinstance(v, numbers.Real) and v.__class__ is not Value:
+        if raw.dtype.kind == "O" and v.__class__ is not Value and isinstance(v, numbers.Real):
             continue
         where = ", ".join(str(i) for i in index)
         raise TypeError(
@@ -677,7 +686,7 @@ class BatchedStep:
         return out
 
     def _target(self, y: Any) -> Any:
-        if isinstance(y, numbers.Real) and y.__class__ is not Value:
+        if y.__class__ is not Value and isinstance(y, numbers.Real):
             return float(y)
         if isinstance(y, (list, tuple)) or hasattr(y, "__len__"):
             return self._row(y)

@@ -296,6 +296,7 @@ def _try_symbolic(op: Any, syms: list[Any], numbers: list[Any]) -> tuple[Any, li
     env: dict[str, float] = {}
     for s, x in zip(syms, numbers):
         if s.__class__ is Sym:
+            assert s.name is not None  # an operand's Sym is a named "var"
             env[s.name] = x
     try:
         expected = op.rule(FLOAT, *numbers)

@@ -102,7 +102,7 @@ _counter_lock = threading.Lock()
 
 
 def _trace(
-    f: Callable[..., Value],
+    f: Callable[..., Value | tuple[Value, Sequence[Value | float]]],
     input_data: Sequence[float],
     params: Sequence[Value],
     retrace: bool,
@@ -200,7 +200,7 @@ class CompiledFunction:
 
     def __init__(
         self,
-        f: Callable[..., Value],
+        f: Callable[..., Value | tuple[Value, Sequence[Value | float]]],
         example_inputs: Sequence[float] = (),
         params: Sequence[Value] = (),
         *,
@@ -340,7 +340,7 @@ class CompiledFunction:
 
 
 def compile_function(
-    f: Callable[..., Value],
+    f: Callable[..., Value | tuple[Value, Sequence[Value | float]]],
     example_inputs: Sequence[float] = (),
     params: Sequence[Value] = (),
     *,

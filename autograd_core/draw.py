@@ -244,6 +244,7 @@ def _value_label(node: Value, uses: int, name: str | None = None, grad: float | 
 def _op_label(node: Value) -> str:
     """The op's symbol with its number constants in place: `* 2`, `2 -`, `** 0.5`."""
     op = node.op
+    assert op is not None  # called for op nodes only, never for a leaf
     operands = node.operands
     symbol = _text_escape(op.symbol)  # a user's primitive chooses its symbol
     consts = [(i, x) for i, x in enumerate(operands) if not isinstance(x, Value)]

@@ -126,7 +126,9 @@ def _record(output: Value, order: list[Value]) -> tuple[list[Step], dict[Value, 
     """
     steps: list[Step] = []
 
-    def on_edge(node: Value, parent: Value, local: Any, up: Any, contribution: Any, total: Any):
+    def on_edge(
+        node: Value, parent: Value, local: Any, up: Any, contribution: Any, total: Any
+    ) -> None:
         steps.append(Step(node, parent, local, up, contribution, total))
 
     table = engine.gradient_table(output, on_edge=on_edge)

@@ -112,14 +112,14 @@ def _check_output(y: object, name: str) -> None:
 
 def _inputs(args: tuple, argnums: tuple[int, ...]) -> tuple[list, list[Value]]:
     """Arguments with each differentiated one replaced by a fresh node."""
-    args = list(args)
+    out = list(args)
     nodes = []
     for i in argnums:
-        x = args[i]
+        x = out[i]
         node = _input(x) if x.__class__ is Value else Value(float(x), label=f"arg{i}")
-        args[i] = node
+        out[i] = node
         nodes.append(node)
-    return args, nodes
+    return out, nodes
 
 
 def _differentiate(y: Any, wrt: Sequence[Value], create_graph: bool) -> list:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autograd_core.engine import Value, gradients, is_grad_enabled, no_grad
-from autograd_core.errors import describe, type_name
+from autograd_core.errors import describe, is_number, type_name
 
 __all__ = ["GradcheckError", "Mismatch", "gradcheck", "numerical_gradient"]
 
@@ -71,7 +71,7 @@ def _as_inputs(inputs: Any) -> list[Value]:
     for i, x in enumerate(inputs):
         if isinstance(x, Value):
             out.append(x)
-        elif isinstance(x, numbers.Real):
+        elif is_number(x):  # any numbers.Real: Value converts it (typed int | float)
             out.append(Value(x))
         else:
             raise TypeError(f"inputs[{i}] must be a Value or a real number, got {type_name(x)}")
@@ -79,7 +79,8 @@ def _as_inputs(inputs: Any) -> list[Value]:
 
 
 def _check_eps(eps: Any) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (0 < eps < math.inf):
+    # is_number, not isinstance: numbers.Real declares no comparison with an int for mypy
+    if isinstance(eps, bool) or not is_number(eps) or not (0 < eps < math.inf):
         raise ValueError(
             f"eps must be a positive finite number (the finite-difference step), got {eps!r}"
         )

@@ -343,7 +343,9 @@ def _onnx_unary(op_type: str) -> Callable[..., Any]:
     return lambda g, x: g.node(op_type, x)
 
 
-def _entry(name: str, fn: Callable, numpy: Callable, onnx: Callable, sympy: Callable, **kw: Any):
+def _entry(
+    name: str, fn: Callable, numpy: Callable, onnx: Callable, sympy: Callable, **kw: Any
+) -> tuple[str, MathFn]:
     return name, MathFn(name, fn, numpy, onnx, sympy, **kw)
 
 

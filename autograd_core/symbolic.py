@@ -70,7 +70,7 @@ class Sym:
     def __init__(self, kind: str, *args: Any) -> None:
         self.kind = kind
         self.args = args
-        self.name = args[0] if kind == "var" else None
+        self.name: str | None = args[0] if kind == "var" else None
 
     def __repr__(self) -> str:
         return f"Sym({render(self)[0]})"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from types import FrameType
 from typing import Any
 
 from autograd_core.engine import FLOAT, Observer, Value, observing, walk
@@ -45,7 +46,7 @@ _MECHANISM = {os.path.join(os.path.dirname(__file__), name) for name in ("engine
 
 def where_called() -> str:
     """File, line and function of the code that made the comparison or read."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename in _MECHANISM:
         frame = frame.f_back
     if frame is None:

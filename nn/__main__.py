@@ -772,7 +772,7 @@ def _predict(args: argparse.Namespace, out: Any, err: Any) -> int:
         raise UsageError(
             f"the model in {args.weights} takes {nin} input(s), got {len(args.inputs)}"
         )
-    result = model(list(args.inputs))  # type: ignore[operator]
+    result = model(list(args.inputs))
     outputs = [v.data for v in (result if isinstance(result, list) else [result])]
     scores = " ".join(repr(x) for x in outputs)
     loss = args.loss or _trained_with(Path(args.weights))

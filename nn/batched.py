@@ -122,10 +122,10 @@ class BatchedTrainer:
         self.l2 = l2
         self.name = loss if isinstance(loss, str) else None
         self.scale_by_batch = loss == "sse"  # a sum over examples, not a mean
-        if self.name is not None:
-            if self.name not in LOSSES:
-                raise ValueError(f"unknown loss {self.name!r}")
-            one = per_example_loss(self.name)
+        if isinstance(loss, str):  # self.name is loss
+            if loss not in LOSSES:
+                raise ValueError(f"unknown loss {loss!r}")
+            one = per_example_loss(loss)
         else:
             custom = loss
 

@@ -89,9 +89,9 @@ class Recorder:
         with no_grad():
             return [
                 [
-                    self.model(
+                    self._score(
                         [x0 + (i + 0.5) * (x1 - x0) / GRID, y1 - (j + 0.5) * (y1 - y0) / GRID]
-                    ).data
+                    )
                     for i in range(GRID)
                 ]
                 for j in range(GRID)
@@ -126,6 +126,11 @@ class Recorder:
             extra_after=extra,
         )
         return atomic_write(Path(path), text.encode("utf-8"))
+
+    def _score(self, point: list[float]) -> float:
+        out = self.model(point)
+        assert isinstance(out, Value)  # only with self.boundary: the model has one output
+        return out.data
 
     def _bundles(self) -> list[dict[str, Any]]:
         """The explorer's trace of the first example at every snapshot's parameters."""
@@ -185,7 +190,9 @@ def _curves(history: History, marks: list[int]) -> str:
     charts = [_chart("loss", history.loss, marks)]
     acc = history.accuracy
     if acc and all(a is not None for a in acc):
-        charts.append(_chart("accuracy", [float(a) for a in acc], marks, lo=0.0, hi=1.0))
+        charts.append(
+            _chart("accuracy", [float(a) for a in acc if a is not None], marks, lo=0.0, hi=1.0)
+        )
     n = len(history.loss)
     when = (
         f'<p class="ag-hint" id="ag-loss-when">Curves: step k\'s loss and accuracy, measured in '

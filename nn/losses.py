@@ -71,10 +71,10 @@ def _target(t: object, name: str) -> float:
     return t
 
 
-def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Scalar, float]]:
+def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Value, float]]:
     """(prediction, target) pairs; a model with several outputs gives one pair per output."""
     preds, targs = _batch(predictions, targets, name)
-    pairs = []
+    pairs: list[tuple[Value, float]] = []
     for p, t in zip(preds, targs):
         if isinstance(p, (list, tuple)):  # several outputs, several targets
             if not isinstance(t, (list, tuple)) or len(t) != len(p):
@@ -115,7 +115,9 @@ def sse(predictions: Any, targets: Any) -> Value:
 
     The 1/2 cancels the 2 of the derivative, so d/dyhat = yhat - y.
     """
-    return 0.5 * sum((t - p) ** 2 for p, t in _pairs(predictions, targets, "sse"))
+    # The ignore: with no pair at all (sse([[]], [[]])) sum() gives its start 0 and this
+    # returns 0.0, a float, not a Value. Kept as it was; the other losses raise there.
+    return 0.5 * sum((t - p) ** 2 for p, t in _pairs(predictions, targets, "sse"))  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------
@@ -158,6 +160,7 @@ def binary_cross_entropy(probabilities: Any, targets: Any) -> Value:
         if y < 1:
             rest = (1 - y) * (1 - p).log()
             term = rest if term is None else term + rest
+        assert term is not None  # y > 0 or y < 1
         terms.append(-term)
     return _mean(terms)
 

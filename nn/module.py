@@ -15,9 +15,9 @@ import math
 import numbers
 import os
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograd_core.engine import Value
 from autograd_core.errors import as_float, cut, describe, is_number
@@ -33,6 +33,13 @@ BYTES_PER_PARAMETER = 128
 
 class Module:
     """Base class of neurons, layers and MLPs: parameters, state, files."""
+
+    if TYPE_CHECKING:
+        # Every model is called on an input (Neuron, Layer and MLP define it). Declared for
+        # the type checker only: at run time a Module without one stays not callable.
+        def __call__(
+            self, x: Sequence[Value | int | float] | Value | int | float
+        ) -> Value | list[Value]: ...
 
     # -- parameters -------------------------------------------------------------
 

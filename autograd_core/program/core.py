@@ -355,6 +355,7 @@ def _forward(e: Eqn, env: dict) -> tuple[Any, Any]:
     if prim == MAP:
         rule = e.op.rule
         n = e.out.width
+        assert n is not None  # a map's output is a vector
         columns = []
         for x, sel in zip(e.operands, e.attrs["cols"]):
             if _is_vector(x):
@@ -404,7 +405,7 @@ def _backward(e: Eqn, env: dict, local: Any, g: Any, grads: dict) -> None:
             if x.__class__ is not Var:
                 continue
             parts = [d[i] * gi for d, gi in zip(local, g)]
-            if _is_vector(x):
+            if x.width is not None:  # a vector (x is a Var)
                 gv = [0.0] * x.width
                 for c, part in zip(range(x.width) if sel is None else sel, parts):
                     gv[c] += part

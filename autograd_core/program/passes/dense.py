@@ -157,7 +157,8 @@ def _maps_once(program: Program) -> Program:
         if len(members) < 2:
             continue
         op, pattern = key
-        operands, sels = [], []
+        operands: list[Any] = []
+        sels: list[tuple[int, ...] | None] = []
         for i, (kind, x) in enumerate(pattern):
             operands.append(x)
             if kind == "s":

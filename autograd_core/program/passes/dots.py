@@ -101,9 +101,7 @@ def _chain(
     # Products in the order of their inputs, however the chain was associated, so
     # that neurons written in different styles over the same inputs still group.
     pairs.sort(
-        key=lambda wx: (
-            _ORDER.get(getattr(wx[1], "kind", None), 9) * 1e12 + getattr(wx[1], "index", 0)
-        )
+        key=lambda wx: _ORDER.get(getattr(wx[1], "kind", ""), 9) * 1e12 + getattr(wx[1], "index", 0)
     )
     ws = [w for w, _ in pairs]
     xs = [x for _, x in pairs]
