@@ -39,6 +39,7 @@ from typing import Any
 from autograd_core.engine import OPS, Value
 from autograd_core.errors import as_float, describe, is_number
 from nn.losses import LOSSES, bce_with_logits_term, softmax_ce_term
+from nn.measures import _check_finite, _NotFinite, accuracy
 
 __all__ = ["BatchedTrainer", "maximum", "per_example_loss"]
 
@@ -218,8 +219,6 @@ class BatchedTrainer:
         """
         import numpy as np
 
-        from nn.train import accuracy
-
         name = self.name
         if name is None or (self.multi and name != "softmax-ce"):
             return None  # no loss to read classes by, or several outputs that are no logits
@@ -299,8 +298,6 @@ class BatchedTrainer:
     def _check_finite(self, mean: float, g: Any) -> None:
         import numpy as np
 
-        from nn.train import _NotFinite
-
         if not math.isfinite(mean):
             raise _NotFinite("the loss", mean)
         bad = ~np.isfinite(g)
@@ -319,7 +316,6 @@ class BatchedTrainer:
         mean, g, aux = self._gradient(X_, Y_, data)
         for p, gi in zip(params, g.tolist()):
             p.grad += gi
-        from nn.train import _check_finite
 
         _check_finite(mean, params)  # before the update, as train_step does
         self.optimizer.step()
