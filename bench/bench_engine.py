@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from autograd_core import Value, topological_order  # noqa: E402
+from autograd_core.engine import collector_paused  # noqa: E402
 from nn import MLP, hinge, l2_penalty  # noqa: E402
 from nn.data import moons  # noqa: E402
 
@@ -43,6 +44,11 @@ try:
     import micrograd.nn as mg_nn
 except ImportError:  # pragma: no cover - a benchmark-only dependency
     sys.exit("bench_engine: micrograd 0.1.0 is needed: pip install micrograd==0.1.0")
+
+
+# Process CPU time: the machine may be shared, and time spent waiting for a
+# core is not the engine's.
+_clock = time.process_time
 
 
 # ---------------------------------------------------------------------------
@@ -56,7 +62,7 @@ def demo_step(model, X, y, k: int, value_cls) -> tuple[float, float, float, obje
     demo notebook for micrograd (`value_cls` given), `nn.losses` for ours.
     Both add the same floats in the same order.
     """
-    t0 = time.perf_counter()
+    t0 = _clock()
     if value_cls is not None:
         inputs = [[value_cls(v) for v in row] for row in X]
         scores = list(map(model, inputs))
@@ -67,14 +73,14 @@ def demo_step(model, X, y, k: int, value_cls) -> tuple[float, float, float, obje
     else:
         scores = list(map(model, X))
         total = hinge(scores, y) + l2_penalty(model.parameters(), 1e-4)
-    t1 = time.perf_counter()
+    t1 = _clock()
     for p in model.parameters():
         p.grad = 0.0
     total.backward()
     lr = 1.0 - 0.9 * k / 100
     for p in model.parameters():
         p.data -= lr * p.grad
-    t2 = time.perf_counter()
+    t2 = _clock()
     return total.data, t1 - t0, t2 - t1, total
 
 
@@ -152,12 +158,20 @@ def bench_demo(reps: int, elementary: bool = False) -> dict:
     loop_t = [sum(demo_step(theirs, X, y, k, mg_engine.Value)[1:3]) for k in range(reps)]
     gc.collect()
     loop_o = [sum(demo_step(ours, X, y, k, ours_cls)[1:3]) for k in range(reps)]
+    # The same loop with the collector paused around each step, as nn.train
+    # can do: our graphs have no cycles (micrograd's do: not run for it).
+    gc.collect()
+    paused = []
+    for k in range(reps):
+        with collector_paused():
+            paused.append(sum(demo_step(ours, X, y, k, ours_cls)[1:3]))
 
     def med(rows, i):
         return statistics.median(r[i] for r in rows)
 
     return {
         "loop": (statistics.median(loop_t), statistics.median(loop_o)),
+        "paused": statistics.median(paused),
         "loss_diff": worst,
         "theirs": {"fwd": med(rt, 1), "bwd": med(rt, 2), "nodes": nodes_theirs},
         "ours": {"fwd": med(ro, 1), "bwd": med(ro, 2), "nodes": nodes_ours},
@@ -273,26 +287,70 @@ def report_demo(d: dict, reps: int, elementary: bool) -> None:
         print("\nthe same step as micrograd-style user code on our Value (micrograd's MLP")
         print("classes and demo loss: elementary operators only, no `linear`)")
     else:
-        print(f"\nmicrograd demo step (median of {reps} interleaved runs each, heap collected")
-        print("before each step, untimed; 'in a loop': consecutive steps, as training runs)")
+        print(f"\nmicrograd demo step with our nn.MLP (median of {reps} interleaved runs each,")
+        print("process CPU time. 'heap collected': gc.collect() before each step, untimed;")
+        print("'consecutive': steps one after another as training runs, default GC)")
     print(f"  same loss: largest difference over 3 steps {d['loss_diff']:.1e} (<= 1e-12)")
-    print(f"  {'':26}{'micrograd 0.1.0':>18}{'autograd_core':>16}{'ratio':>9}")
+    print(f"  {'':30}{'micrograd 0.1.0':>16}{'autograd_core':>15}{'ratio':>9}")
 
-    def row(name: str, a: float, b: float, unit: float = 1e3, fmt: str = ".1f") -> None:
-        print(f"  {name:26}{a * unit:18{fmt}}{b * unit:16{fmt}}{a / b:8.1f}x")
+    def row(name: str, a: float | None, b: float, unit: float = 1e3, fmt: str = ".1f") -> None:
+        left = f"{a * unit:16{fmt}}" if a is not None else f"{'':16}"
+        ratio = f"{a / b:8.1f}x" if a is not None else ""
+        print(f"  {name:30}{left}{b * unit:15{fmt}}{ratio}")
 
-    row("step, ms", step_t, step_o)
-    row("  in a loop (no collect)", *d["loop"])
+    row("step, heap collected, ms", step_t, step_o)
+    row("step, consecutive, ms", *d["loop"])
+    row("  ours in collector_paused()", d["loop"][0], d["paused"])
     row("forward, ms", t["fwd"], o["fwd"])
     row("backward + SGD, ms", t["bwd"], o["bwd"])
-    print(f"  {'graph nodes':26}{t['nodes']:18,}{o['nodes']:16,}")
-    row("forward, µs per node", t["fwd"] / t["nodes"], o["fwd"] / o["nodes"], 1e6, ".2f")
-    row("backward, µs per node", t["bwd"] / t["nodes"], o["bwd"] / o["nodes"], 1e6, ".2f")
+    print(f"  {'graph nodes':30}{t['nodes']:16,}{o['nodes']:15,}")
+    per = (t["nodes"], o["nodes"])
+    row("forward, ns per node", t["fwd"] / per[0], o["fwd"] / per[1], 1e9, ".0f")
+    row("backward + SGD, ns per node", t["bwd"] / per[0], o["bwd"] / per[1], 1e9, ".0f")
+    row("step, ns per node", step_t / per[0], step_o / per[1], 1e9, ".0f")
     if not elementary:
         print(
             "  (our MLP computes each neuron's w·x+b as one `linear` node; "
             f"{t['nodes'] / o['nodes']:.1f}x fewer nodes)"
         )
+
+
+def bench_elementary_nodes(reps: int) -> list[tuple[str, float, float]]:
+    """ns per node to build and take backward a graph of elementary nodes, both engines.
+
+    250 neurons of 200 products each, `s = s + w*x` (two nodes per product),
+    added up: 100,250 nodes, shallow enough for micrograd's recursive walk.
+    Default GC, heap collected before each run, the best of `reps`
+    interleaved runs (the engine's cost with the least noise).
+    """
+    groups, size = 250, 200
+    runs: dict[str, list[tuple[float, float]]] = {}
+    models = {}
+    for name, cls in (("micrograd 0.1.0", mg_engine.Value), ("autograd_core", Value)):
+        n = groups * size
+        ws = [cls(0.5 + i / n) for i in range(n)]
+        xs = [cls(1.0 - i / n) for i in range(n)]
+        models[name] = (cls, ws, xs)
+    nodes = groups * 2 * size + groups
+    for _ in range(reps):
+        for name, (cls, ws, xs) in models.items():
+            gc.collect()
+            t0 = _clock()
+            total = cls(0.0)
+            for g in range(groups):
+                s = cls(0.0)
+                for w, x in zip(ws[g * size : (g + 1) * size], xs[g * size : (g + 1) * size]):
+                    s = s + w * x
+                total = total + s
+            t1 = _clock()
+            total.backward()
+            t2 = _clock()
+            runs.setdefault(name, []).append((t1 - t0, t2 - t1))
+            del total, s
+    return [
+        (name, min(f for f, _ in r) / nodes, min(b for _, b in r) / nodes)
+        for name, r in runs.items()
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,6 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Python {sys.version.split()[0]}, gc thresholds {gc.get_threshold()} (default)")
     for elementary in (False, True):
         report_demo(bench_demo(reps, elementary), reps, elementary)
+
+    print("\nElementary nodes (s = s + w*x, 100,000 nodes), build and backward, best of runs")
+    print(f"  {'':18}{'forward ns':>12}{'backward ns':>13}{'total ns per node':>19}")
+    for name, f, b in bench_elementary_nodes(reps):
+        print(f"  {name:18}{f * 1e9:12.0f}{b * 1e9:13.0f}{(f + b) * 1e9:19.0f}")
 
     print("\nPython memory per graph node (tracemalloc, graph alive)")
     print(f"  {'':48}{'autograd_core':>14}{'micrograd':>11}")
