@@ -515,6 +515,39 @@ class _BuiltinOp(Op):
 
 OPS: dict[str, Op] = {p.name: _BuiltinOp(p.name, p.rule, p.arity, p.symbol) for p in PRIMITIVES}
 LINEAR = OPS["linear"]
+_linear_any = LINEAR.apply  # the generic n-ary apply: any mix of Values and numbers
+_dot = FLOAT.dot
+
+
+def _linear_apply(*operands: Any) -> Value:
+    """`linear`'s apply: its rule inlined for the all-Values case, the generic one otherwise.
+
+    The same floats as `_linear_rule` on FLOAT, computed by the same `dot`:
+    without the rule's call, its slices and the tuple of its results.
+    """
+    try:
+        data = [x._data for x in operands]
+    except AttributeError:  # a number operand (numbers have no `_data`)
+        return _linear_any(*operands)
+    n = len(data) // 2
+    if not n or len(data) != 2 * n + 1:
+        return _linear_any(*operands)  # not w1..wn, x1..xn, b: the rule's own handling
+    ws = data[:n]
+    xs = data[n:-1]
+    node = _new(Value)
+    node._data = _dot(ws, xs, data[-1])
+    node.grad = 0.0
+    node.label = ""
+    node._op = LINEAR
+    node._a = node._b = operands
+    node._ga = (*xs, *ws, 1.0)  # d/dw_i = x_i, d/dx_i = w_i, d/db = 1
+    node._gb = node._mark = None
+    if _slow:
+        _checked(node)
+    return node
+
+
+LINEAR.apply = _linear_apply
 
 
 def linear(
@@ -532,7 +565,7 @@ def linear(
             f"linear needs as many weights as inputs, got {len(weights)} weights "
             f"and {len(inputs)} inputs"
         )
-    return LINEAR.apply(*weights, *inputs, bias)
+    return _linear_apply(*weights, *inputs, bias)
 
 
 # ---------------------------------------------------------------------------
