@@ -44,6 +44,40 @@ GraphBusyError instead of gradients mixed with the first's. Give each thread
 its own forward pass (graphs sharing only leaves never conflict), or put a
 lock around backward() on a shared graph. Leaves shared between threads
 accumulate with `+=`, which is not atomic.
+
+The backward pass, and what was chosen for its speed (issue 20):
+
+- The walk stays a depth-first search with marks in the nodes, cheapened: a
+  fresh node's mark is tested once, and a node with nothing left to visit
+  (its operands leaves or done: most `w*x` products, most `linear` nodes)
+  exits at once instead of being pushed and popped again. Same order as
+  before, so `walk` and compiled replay still follow it. A creation-order
+  walk was measured against it and not taken: a creation counter costs a
+  slot and, past 256, an int object per node (128 B -> 168 B, over the
+  130 B budget), and a heap walk keyed on it costs more per node than the
+  search; a per-pass tape would keep every graph alive until a backward
+  pass consumed it, where now dropping a graph frees it at once.
+- A node whose gradient is zero is skipped when its local derivatives are
+  finite (`_propagate`): every contribution would be ±0.0, which changes no
+  sum started at 0.0. In a trained network most of the graph is such nodes
+  (relus that are off, hinge terms past the margin: 85% of the demo's nodes
+  after its first step). The sums are bit for bit those of full arithmetic;
+  infinities and NaNs still propagate.
+- `linear` builds its node with the rule inlined when every operand is a
+  Value (the same `dot`, the same floats).
+- The cyclic collector: graphs have no reference cycles, yet every node is
+  tracked, so a forward pass of 65,000 nodes triggers about 90 young
+  collections, 8 middle ones and, in a loop, a full one (a fifth of the
+  micrograd-style step). backward() runs in `collector_paused()`: off, and
+  back exactly as it was, errors included; counted across threads, since the
+  collector's switch is process-wide. Its own walk allocates next to nothing,
+  so this mostly keeps a collection that the forward pass made due from
+  running in the middle of the pass, over a live graph, rather than after
+  it, and spares `create_graph=True` passes, which build nodes. The forward
+  pass is the user's code: a training loop may run each step inside
+  `collector_paused()` (nn.train can), which removes the collector's work
+  from the step. Thresholds are left alone: they are process-wide, and
+  raising them would delay other code's collections too.
 """
 
 from __future__ import annotations

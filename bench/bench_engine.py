@@ -178,6 +178,86 @@ def bench_demo(reps: int, elementary: bool = False) -> dict:
     }
 
 
+class _MinimalNode:
+    """The least a Python `*` can do that builds a slotted node: the forward floor."""
+
+    __slots__ = ("data", "grad", "_a", "_b", "_ga", "_gb")
+
+    def __mul__(self, other: _MinimalNode) -> _MinimalNode:
+        node = _NEW(_MinimalNode)
+        node.data = self.data * other.data
+        node.grad = 0.0
+        node._a, node._b, node._ga, node._gb = self, other, other.data, self.data
+        return node
+
+
+_NEW = object.__new__
+
+
+def bench_floor(reps: int) -> list[tuple[str, float]]:
+    """Where the ns per elementary node go, each part timed alone (best of `reps`).
+
+    The forward floor (a minimal slotted `__mul__`) against our `x*y`; the
+    backward split into the graph walk (`_walk`) and the loop that adds
+    `local * grad` over a ready order (`_propagate`, every gradient non-zero),
+    on 100,000 products summed as in `bench_elementary_nodes`.
+    """
+    from autograd_core.engine import _Mark, _propagate, _walk
+
+    n = 100_000
+    a = _MinimalNode()
+    a.data, a.grad = 1.5, 0.0
+    x, y = Value(1.5), Value(2.0)
+
+    def per_op(f: Callable[[], object]) -> float:
+        best = float("inf")
+        for _ in range(reps):
+            t = _clock()
+            f()
+            best = min(best, _clock() - t)
+        return best / n
+
+    def minimal() -> None:
+        for _ in range(n):
+            a * a
+
+    def ours() -> None:
+        for _ in range(n):
+            x * y
+
+    def loop() -> None:
+        for _ in range(n):
+            pass
+
+    empty = per_op(loop)
+    ws = [Value(0.5 + i / n) for i in range(n // 2)]
+    xs = [Value(1.0 - i / n) for i in range(n // 2)]
+    total = Value(0.0)
+    for k in range(0, n // 2, 200):
+        s = Value(0.0)
+        for w, v in zip(ws[k : k + 200], xs[k : k + 200]):
+            s = s + w * v
+        total = total + s
+    walks, props = [], []
+    for _ in range(reps):
+        visiting, done = _Mark(), _Mark()
+        t0 = _clock()
+        order = _walk(total, visiting, done, True)
+        t1 = _clock()
+        total.grad = 1.0
+        _propagate(order)
+        t2 = _clock()
+        visiting.active = done.active = False
+        walks.append((t1 - t0) / len(order))
+        props.append((t2 - t1) / len(order))
+    return [
+        ("forward: minimal slotted __mul__", per_op(minimal) - empty),
+        ("forward: our x*y", per_op(ours) - empty),
+        ("backward: walk (_walk)", min(walks)),
+        ("backward: propagate over a ready order", min(props)),
+    ]
+
+
 # ---------------------------------------------------------------------------
 # Memory per node.
 
@@ -367,6 +447,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'':18}{'forward ns':>12}{'backward ns':>13}{'total ns per node':>19}")
     for name, f, b in bench_elementary_nodes(reps):
         print(f"  {name:18}{f * 1e9:12.0f}{b * 1e9:13.0f}{(f + b) * 1e9:19.0f}")
+
+    print("\nThe parts of an elementary node's cost, ns (best of runs, loop overhead removed)")
+    for name, seconds in bench_floor(reps):
+        print(f"  {name:42}{seconds * 1e9:8.0f}")
 
     print("\nPython memory per graph node (tracemalloc, graph alive)")
     print(f"  {'':48}{'autograd_core':>14}{'micrograd':>11}")
