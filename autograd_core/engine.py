@@ -939,20 +939,19 @@ def _walk(root: Value, visiting: _Mark, done: _Mark, reset: bool) -> list[Value]
     after, its exit). The order is the same as pushing every node and popping
     it back. With `reset` (backward) each node's grad becomes 0.0 on exit,
     the start of its accumulation. Fresh nodes (mark None, the common case in
-    a training loop) take one test before entry.
+    a training loop) take one test before entry. `stack.append(x)` rather than
+    a bound `push(x)`: Python 3.11 runs the method form without a call.
     """
     order: list[Value] = []
     if root._op is None:
         return order
-    append = order.append
     stack: list[Value] = [root]
-    push, pop = stack.append, stack.pop
     while stack:
-        node = pop()
+        node = stack.pop()
         m = node._mark
         if m is not None:
             if m is visiting:  # exit: its operands are done
-                append(node)
+                order.append(node)
                 node._mark = done
                 if reset:
                     node.grad = 0.0
@@ -964,31 +963,31 @@ def _walk(root: Value, visiting: _Mark, done: _Mark, reset: bool) -> list[Value]
         ga = node._ga
         if ga.__class__ is tuple:  # n-ary: mostly weights, skipped at once
             node._mark = visiting
-            push(node)
+            stack.append(node)
             n = len(stack)
             for p in node._b:
                 if p._op is not None and p._mark is not done:
-                    push(p)
+                    stack.append(p)
             if len(stack) > n:
                 continue
-            pop()  # nothing to visit: take it back and exit at once
+            stack.pop()  # nothing to visit: take it back and exit at once
         else:  # `_a` is a Value operand unless `_ga` is None, `_b` unless `_gb` is
             a = node._a
             if ga is not None and a._op is not None and a._mark is not done:
                 node._mark = visiting
-                push(node)
+                stack.append(node)
                 b = node._b
                 if node._gb is not None and b._op is not None and b._mark is not done:
-                    push(b)
-                push(a)  # on top: operands are visited in order
+                    stack.append(b)
+                stack.append(a)  # on top: operands are visited in order
                 continue
             b = node._b
             if node._gb is not None and b._op is not None and b._mark is not done:
                 node._mark = visiting
-                push(node)
-                push(b)
+                stack.append(node)
+                stack.append(b)
                 continue
-        append(node)  # nothing left to visit: exit at once
+        order.append(node)  # nothing left to visit: exit at once
         node._mark = done
         if reset:
             node.grad = 0.0
