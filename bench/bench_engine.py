@@ -1,18 +1,26 @@
 """Engine benchmark: micrograd's demo training step, memory per node, deep graphs.
 
-Runs side by side in one process, with Python's default GC settings:
+Runs side by side in one process, with Python's default GC settings, timed in
+process CPU time (the machine may be shared):
 
 1. micrograd's demo step (MLP(2, [16, 16, 1]), 100 two-moons points, SVM
    max-margin loss + 1e-4 L2, forward + backward + SGD) on micrograd 0.1.0 and
    on this library, from the same initial weights; checks the losses agree to
-   1e-12 and prints ms per step (median of interleaved repetitions), µs per
-   node for forward and backward, and the ratios. Twice: with our `nn.MLP`
-   (one `linear` node per neuron) and with micrograd-style user code run on our
-   Value (micrograd's own MLP classes and demo loss, elementary operators only:
+   1e-12 and prints ms per step (median of interleaved repetitions) in both
+   protocols: heap collected before each step, and consecutive steps as a
+   training loop runs; then ours once more with each step inside
+   `engine.collector_paused()` (what nn.train can do), ns per node for forward
+   and backward, and the ratios. Twice: with our `nn.MLP` (one `linear` node
+   per neuron) and with micrograd-style user code run on our Value
+   (micrograd's own MLP classes and demo loss, elementary operators only:
    `sum(wi*xi ...)`, `p*p` summed, no `linear`).
-2. Python memory per graph node (tracemalloc) for the demo graph and for
+2. ns per elementary node, forward and backward, on 100,000 `w*x` and `+`
+   nodes, both engines; then the parts of that cost, each timed alone: the
+   forward floor (a minimal slotted `__mul__`) against our `x*y`, and our
+   backward split into the walk and the propagation loop.
+3. Python memory per graph node (tracemalloc) for the demo graph and for
    graphs of elementary operations, against micrograd's.
-3. A 1,000,000-node chain and a 200,000-term `sum()` taken backward at the
+4. A 1,000,000-node chain and a 200,000-term `sum()` taken backward at the
    default recursion limit.
 
 Run: `python bench/bench_engine.py` (needs `pip install micrograd==0.1.0`, the
