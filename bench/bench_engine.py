@@ -43,9 +43,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from autograd_core import Value, topological_order  # noqa: E402
-from autograd_core.engine import collector_paused  # noqa: E402
 from nn import MLP, hinge, l2_penalty  # noqa: E402
 from nn.data import moons  # noqa: E402
+
+try:
+    from autograd_core.engine import collector_paused
+except ImportError:  # an engine before issue 20: --callgrind-steps still runs on it
+    from contextlib import nullcontext as collector_paused  # type: ignore[assignment]
 
 try:
     import micrograd.engine as mg_engine
@@ -441,10 +445,37 @@ def bench_elementary_nodes(reps: int) -> list[tuple[str, float, float]]:
     ]
 
 
+def callgrind_steps(kind: str, steps: int) -> None:
+    """Run `steps` demo steps on our engine only, for instruction counts.
+
+    Under `valgrind --tool=callgrind`, the count of N steps minus that of M
+    steps, over N - M, is the instructions of one step, start-up excluded.
+    Run it in a checkout of the old engine too to compare (see main's help).
+    """
+    X, y = moons(100, noise=0.1, seed=1, signed=True)
+    elementary = kind == "elementary"
+    _, ours = make_elementary_models(1337) if elementary else make_models(1337)
+    for k in range(steps):
+        demo_step(ours, X, y, k, Value if elementary else None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument(
+        "--callgrind-steps",
+        nargs=2,
+        metavar=("KIND", "N"),
+        help="only run N demo steps of KIND (mlp or elementary) on our engine, for "
+        "`valgrind --tool=callgrind`: (count at N=5 - count at N=2) / 3 is one step",
+    )
     args = parser.parse_args(argv)
+    if args.callgrind_steps:
+        kind, n = args.callgrind_steps
+        if kind not in ("mlp", "elementary"):
+            parser.error(f"--callgrind-steps KIND must be mlp or elementary, got {kind!r}")
+        callgrind_steps(kind, int(n))
+        return 0
     reps = 3 if args.quick else 7
 
     print(f"Python {sys.version.split()[0]}, gc thresholds {gc.get_threshold()} (default)")
