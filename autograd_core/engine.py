@@ -568,7 +568,7 @@ def _linear_apply(*operands: Any) -> Value:
         return _linear_any(*operands)  # not w1..wn, x1..xn, b: the rule's own handling
     ws = data[:n]
     xs = data[n:-1]
-    node = _new(Value)
+    node: Any = _new(Value)
     node._data = _dot(ws, xs, data[-1])
     node.grad = 0.0
     node.label = ""
