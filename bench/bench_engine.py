@@ -1,18 +1,26 @@
 """Engine benchmark: micrograd's demo training step, memory per node, deep graphs.
 
-Runs side by side in one process, with Python's default GC settings:
+Runs side by side in one process, with Python's default GC settings, timed in
+process CPU time (the machine may be shared):
 
 1. micrograd's demo step (MLP(2, [16, 16, 1]), 100 two-moons points, SVM
    max-margin loss + 1e-4 L2, forward + backward + SGD) on micrograd 0.1.0 and
    on this library, from the same initial weights; checks the losses agree to
-   1e-12 and prints ms per step (median of interleaved repetitions), µs per
-   node for forward and backward, and the ratios. Twice: with our `nn.MLP`
-   (one `linear` node per neuron) and with micrograd-style user code run on our
-   Value (micrograd's own MLP classes and demo loss, elementary operators only:
+   1e-12 and prints ms per step (median of interleaved repetitions) in both
+   protocols: heap collected before each step, and consecutive steps as a
+   training loop runs; then ours once more with each step inside
+   `engine.collector_paused()` (what nn.train can do), ns per node for forward
+   and backward, and the ratios. Twice: with our `nn.MLP` (one `linear` node
+   per neuron) and with micrograd-style user code run on our Value
+   (micrograd's own MLP classes and demo loss, elementary operators only:
    `sum(wi*xi ...)`, `p*p` summed, no `linear`).
-2. Python memory per graph node (tracemalloc) for the demo graph and for
+2. ns per elementary node, forward and backward, on 100,000 `w*x` and `+`
+   nodes, both engines; then the parts of that cost, each timed alone: the
+   forward floor (a minimal slotted `__mul__`) against our `x*y`, and our
+   backward split into the walk and the propagation loop.
+3. Python memory per graph node (tracemalloc) for the demo graph and for
    graphs of elementary operations, against micrograd's.
-3. A 1,000,000-node chain and a 200,000-term `sum()` taken backward at the
+4. A 1,000,000-node chain and a 200,000-term `sum()` taken backward at the
    default recursion limit.
 
 Run: `python bench/bench_engine.py` (needs `pip install micrograd==0.1.0`, the
@@ -39,10 +47,20 @@ from nn import MLP, hinge, l2_penalty  # noqa: E402
 from nn.data import moons  # noqa: E402
 
 try:
+    from autograd_core.engine import collector_paused
+except ImportError:  # an engine before issue 20: --callgrind-steps still runs on it
+    from contextlib import nullcontext as collector_paused  # type: ignore[assignment]
+
+try:
     import micrograd.engine as mg_engine
     import micrograd.nn as mg_nn
 except ImportError:  # pragma: no cover - a benchmark-only dependency
     sys.exit("bench_engine: micrograd 0.1.0 is needed: pip install micrograd==0.1.0")
+
+
+# Process CPU time: the machine may be shared, and time spent waiting for a
+# core is not the engine's.
+_clock = time.process_time
 
 
 # ---------------------------------------------------------------------------
@@ -56,7 +74,7 @@ def demo_step(model, X, y, k: int, value_cls) -> tuple[float, float, float, obje
     demo notebook for micrograd (`value_cls` given), `nn.losses` for ours.
     Both add the same floats in the same order.
     """
-    t0 = time.perf_counter()
+    t0 = _clock()
     if value_cls is not None:
         inputs = [[value_cls(v) for v in row] for row in X]
         scores = list(map(model, inputs))
@@ -67,14 +85,14 @@ def demo_step(model, X, y, k: int, value_cls) -> tuple[float, float, float, obje
     else:
         scores = list(map(model, X))
         total = hinge(scores, y) + l2_penalty(model.parameters(), 1e-4)
-    t1 = time.perf_counter()
+    t1 = _clock()
     for p in model.parameters():
         p.grad = 0.0
     total.backward()
     lr = 1.0 - 0.9 * k / 100
     for p in model.parameters():
         p.data -= lr * p.grad
-    t2 = time.perf_counter()
+    t2 = _clock()
     return total.data, t1 - t0, t2 - t1, total
 
 
@@ -152,16 +170,104 @@ def bench_demo(reps: int, elementary: bool = False) -> dict:
     loop_t = [sum(demo_step(theirs, X, y, k, mg_engine.Value)[1:3]) for k in range(reps)]
     gc.collect()
     loop_o = [sum(demo_step(ours, X, y, k, ours_cls)[1:3]) for k in range(reps)]
+    # The same loop with the collector paused around each step, as nn.train
+    # can do: our graphs have no cycles (micrograd's do: not run for it).
+    gc.collect()
+    paused = []
+    for k in range(reps):
+        with collector_paused():
+            paused.append(sum(demo_step(ours, X, y, k, ours_cls)[1:3]))
 
     def med(rows, i):
         return statistics.median(r[i] for r in rows)
 
     return {
         "loop": (statistics.median(loop_t), statistics.median(loop_o)),
+        "paused": statistics.median(paused),
         "loss_diff": worst,
         "theirs": {"fwd": med(rt, 1), "bwd": med(rt, 2), "nodes": nodes_theirs},
         "ours": {"fwd": med(ro, 1), "bwd": med(ro, 2), "nodes": nodes_ours},
     }
+
+
+class _MinimalNode:
+    """The least a Python `*` can do that builds a slotted node: the forward floor."""
+
+    __slots__ = ("data", "grad", "_a", "_b", "_ga", "_gb")
+
+    def __mul__(self, other: _MinimalNode) -> _MinimalNode:
+        node = _NEW(_MinimalNode)
+        node.data = self.data * other.data
+        node.grad = 0.0
+        node._a, node._b, node._ga, node._gb = self, other, other.data, self.data
+        return node
+
+
+_NEW = object.__new__
+
+
+def bench_floor(reps: int) -> list[tuple[str, float]]:
+    """Where the ns per elementary node go, each part timed alone (best of `reps`).
+
+    The forward floor (a minimal slotted `__mul__`) against our `x*y`; the
+    backward split into the graph walk (`_walk`) and the loop that adds
+    `local * grad` over a ready order (`_propagate`, every gradient non-zero),
+    on 100,000 products summed as in `bench_elementary_nodes`.
+    """
+    from autograd_core.engine import _Mark, _propagate, _walk
+
+    n = 100_000
+    a = _MinimalNode()
+    a.data, a.grad = 1.5, 0.0
+    x, y = Value(1.5), Value(2.0)
+
+    def per_op(f: Callable[[], object]) -> float:
+        best = float("inf")
+        for _ in range(reps):
+            t = _clock()
+            f()
+            best = min(best, _clock() - t)
+        return best / n
+
+    def minimal() -> None:
+        for _ in range(n):
+            a * a
+
+    def ours() -> None:
+        for _ in range(n):
+            x * y
+
+    def loop() -> None:
+        for _ in range(n):
+            pass
+
+    empty = per_op(loop)
+    ws = [Value(0.5 + i / n) for i in range(n // 2)]
+    xs = [Value(1.0 - i / n) for i in range(n // 2)]
+    total = Value(0.0)
+    for k in range(0, n // 2, 200):
+        s = Value(0.0)
+        for w, v in zip(ws[k : k + 200], xs[k : k + 200]):
+            s = s + w * v
+        total = total + s
+    walks, props = [], []
+    for _ in range(reps):
+        visiting, done = _Mark(), _Mark()
+        t0 = _clock()
+        order = _walk(total, visiting, done, True)
+        t1 = _clock()
+        total.grad = 1.0
+        _propagate(order)
+        t2 = _clock()
+        visiting.active = done.active = False
+        walks.append((t1 - t0) / len(order))
+        props.append((t2 - t1) / len(order))
+    return [
+        ("forward: minimal slotted __mul__", per_op(minimal) - empty),
+        ("forward: our x*y", per_op(ours) - empty),
+        ("backward: walk (_walk)", min(walks)),
+        ("backward: propagate over a ready order", min(props)),
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -273,21 +379,27 @@ def report_demo(d: dict, reps: int, elementary: bool) -> None:
         print("\nthe same step as micrograd-style user code on our Value (micrograd's MLP")
         print("classes and demo loss: elementary operators only, no `linear`)")
     else:
-        print(f"\nmicrograd demo step (median of {reps} interleaved runs each, heap collected")
-        print("before each step, untimed; 'in a loop': consecutive steps, as training runs)")
+        print(f"\nmicrograd demo step with our nn.MLP (median of {reps} interleaved runs each,")
+        print("process CPU time. 'heap collected': gc.collect() before each step, untimed;")
+        print("'consecutive': steps one after another as training runs, default GC)")
     print(f"  same loss: largest difference over 3 steps {d['loss_diff']:.1e} (<= 1e-12)")
-    print(f"  {'':26}{'micrograd 0.1.0':>18}{'autograd_core':>16}{'ratio':>9}")
+    print(f"  {'':30}{'micrograd 0.1.0':>16}{'autograd_core':>15}{'ratio':>9}")
 
-    def row(name: str, a: float, b: float, unit: float = 1e3, fmt: str = ".1f") -> None:
-        print(f"  {name:26}{a * unit:18{fmt}}{b * unit:16{fmt}}{a / b:8.1f}x")
+    def row(name: str, a: float | None, b: float, unit: float = 1e3, fmt: str = ".1f") -> None:
+        left = f"{a * unit:16{fmt}}" if a is not None else f"{'':16}"
+        ratio = f"{a / b:8.1f}x" if a is not None else ""
+        print(f"  {name:30}{left}{b * unit:15{fmt}}{ratio}")
 
-    row("step, ms", step_t, step_o)
-    row("  in a loop (no collect)", *d["loop"])
+    row("step, heap collected, ms", step_t, step_o)
+    row("step, consecutive, ms", *d["loop"])
+    row("  ours in collector_paused()", d["loop"][0], d["paused"])
     row("forward, ms", t["fwd"], o["fwd"])
     row("backward + SGD, ms", t["bwd"], o["bwd"])
-    print(f"  {'graph nodes':26}{t['nodes']:18,}{o['nodes']:16,}")
-    row("forward, µs per node", t["fwd"] / t["nodes"], o["fwd"] / o["nodes"], 1e6, ".2f")
-    row("backward, µs per node", t["bwd"] / t["nodes"], o["bwd"] / o["nodes"], 1e6, ".2f")
+    print(f"  {'graph nodes':30}{t['nodes']:16,}{o['nodes']:15,}")
+    per = (t["nodes"], o["nodes"])
+    row("forward, ns per node", t["fwd"] / per[0], o["fwd"] / per[1], 1e9, ".0f")
+    row("backward + SGD, ns per node", t["bwd"] / per[0], o["bwd"] / per[1], 1e9, ".0f")
+    row("step, ns per node", step_t / per[0], step_o / per[1], 1e9, ".0f")
     if not elementary:
         print(
             "  (our MLP computes each neuron's w·x+b as one `linear` node; "
@@ -295,15 +407,89 @@ def report_demo(d: dict, reps: int, elementary: bool) -> None:
         )
 
 
+def bench_elementary_nodes(reps: int) -> list[tuple[str, float, float]]:
+    """ns per node to build and take backward a graph of elementary nodes, both engines.
+
+    250 neurons of 200 products each, `s = s + w*x` (two nodes per product),
+    added up: 100,250 nodes, shallow enough for micrograd's recursive walk.
+    Default GC, heap collected before each run, the best of `reps`
+    interleaved runs (the engine's cost with the least noise).
+    """
+    groups, size = 250, 200
+    runs: dict[str, list[tuple[float, float]]] = {}
+    models = {}
+    for name, cls in (("micrograd 0.1.0", mg_engine.Value), ("autograd_core", Value)):
+        n = groups * size
+        ws = [cls(0.5 + i / n) for i in range(n)]
+        xs = [cls(1.0 - i / n) for i in range(n)]
+        models[name] = (cls, ws, xs)
+    nodes = groups * 2 * size + groups
+    for _ in range(reps):
+        for name, (cls, ws, xs) in models.items():
+            gc.collect()
+            t0 = _clock()
+            total = cls(0.0)
+            for g in range(groups):
+                s = cls(0.0)
+                for w, x in zip(ws[g * size : (g + 1) * size], xs[g * size : (g + 1) * size]):
+                    s = s + w * x
+                total = total + s
+            t1 = _clock()
+            total.backward()
+            t2 = _clock()
+            runs.setdefault(name, []).append((t1 - t0, t2 - t1))
+            del total, s
+    return [
+        (name, min(f for f, _ in r) / nodes, min(b for _, b in r) / nodes)
+        for name, r in runs.items()
+    ]
+
+
+def callgrind_steps(kind: str, steps: int) -> None:
+    """Run `steps` demo steps on our engine only, for instruction counts.
+
+    Under `valgrind --tool=callgrind`, the count of N steps minus that of M
+    steps, over N - M, is the instructions of one step, start-up excluded.
+    Run it in a checkout of the old engine too to compare (see main's help).
+    """
+    X, y = moons(100, noise=0.1, seed=1, signed=True)
+    elementary = kind == "elementary"
+    _, ours = make_elementary_models(1337) if elementary else make_models(1337)
+    for k in range(steps):
+        demo_step(ours, X, y, k, Value if elementary else None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument(
+        "--callgrind-steps",
+        nargs=2,
+        metavar=("KIND", "N"),
+        help="only run N demo steps of KIND (mlp or elementary) on our engine, for "
+        "`valgrind --tool=callgrind`: (count at N=5 - count at N=2) / 3 is one step",
+    )
     args = parser.parse_args(argv)
+    if args.callgrind_steps:
+        kind, n = args.callgrind_steps
+        if kind not in ("mlp", "elementary"):
+            parser.error(f"--callgrind-steps KIND must be mlp or elementary, got {kind!r}")
+        callgrind_steps(kind, int(n))
+        return 0
     reps = 3 if args.quick else 7
 
     print(f"Python {sys.version.split()[0]}, gc thresholds {gc.get_threshold()} (default)")
     for elementary in (False, True):
         report_demo(bench_demo(reps, elementary), reps, elementary)
+
+    print("\nElementary nodes (s = s + w*x, 100,000 nodes), build and backward, best of runs")
+    print(f"  {'':18}{'forward ns':>12}{'backward ns':>13}{'total ns per node':>19}")
+    for name, f, b in bench_elementary_nodes(reps):
+        print(f"  {name:18}{f * 1e9:12.0f}{b * 1e9:13.0f}{(f + b) * 1e9:19.0f}")
+
+    print("\nThe parts of an elementary node's cost, ns (best of runs, loop overhead removed)")
+    for name, seconds in bench_floor(reps):
+        print(f"  {name:42}{seconds * 1e9:8.0f}")
 
     print("\nPython memory per graph node (tracemalloc, graph alive)")
     print(f"  {'':48}{'autograd_core':>14}{'micrograd':>11}")
