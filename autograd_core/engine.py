@@ -503,7 +503,7 @@ class Op:
     def __call__(self, *operands: Any) -> Value:
         if self.arity is not None and len(operands) != self.arity:
             raise TypeError(f"{self.name} takes {self.arity} operand(s), got {len(operands)}")
-        args = [x if x.__class__ is Value else as_float(x, self.name) for x in operands]
+        args: list[Any] = [x if x.__class__ is Value else as_float(x, self.name) for x in operands]
         if args and not any(x.__class__ is Value for x in args):
             args[0] = Value(args[0])  # all numbers: the result still has a graph
         return self.apply(*args)
@@ -847,6 +847,16 @@ class Value:
     """
 
     __slots__ = ("_data", "grad", "label", "_op", "_a", "_ga", "_b", "_gb", "_mark")
+    # What the slots hold (for type checkers; set in __init__ and by the node builders):
+    # the op, operands (_a, _b, or all of them as a tuple in _b), local derivatives.
+    _op: Op | None
+    _a: Any
+    _b: Any
+    _ga: Any
+    _gb: Any
+    _mark: Any
+    # What errors.as_float adds when a Value is given where a number is needed.
+    _not_a_number_hint = " (use v.data for its number, or v.detach() for a new leaf)"
 
     def __init__(self, data: Number, label: str = "") -> None:
         self._data = as_float(data, "Value")
@@ -1015,7 +1025,7 @@ def detach(x: Value) -> Value:
 
 def _data_of(x: object) -> float:
     if x.__class__ is Value:
-        return x._data  # type: ignore[attr-defined]
+        return x._data
     return as_float(x, "comparison with a Value")
 
 
@@ -1338,6 +1348,7 @@ def _backward_graph(order: list[Value], watchers: Sequence[Observer]) -> None:
         with enable_grad():
             for node in reversed(order):
                 operands = node.operands
+                assert node._op is not None  # the order holds the nodes that have an op
                 local = _rule_on_values(node._op, operands)
                 upstream = node.grad
                 for operand, d in zip(operands, local[1:]):

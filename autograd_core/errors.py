@@ -60,11 +60,9 @@ def as_float(x: Any, what: str) -> float:
                 f"{what}: {cut(repr(x), 40)} is too large for a float "
                 "(the largest is about 1.8e308)"
             ) from None
-    from autograd_core.engine import Value
-
-    hint = ""
-    if isinstance(x, Value):
-        hint = " (use v.data for its number, or v.detach() for a new leaf)"
+    # A type that is not a number but holds one says how to get it (Value does):
+    # read from the type, so this module imports nothing above it.
+    hint = getattr(type(x), "_not_a_number_hint", "")
     raise TypeError(
         f"{what} needs a real number (int, float, bool or a real numpy scalar), "
         f"got {describe(x)}{hint}"

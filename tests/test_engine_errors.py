@@ -220,3 +220,10 @@ def test_malformed_rule_result_is_a_clear_type_error(result, fragments):
 
     with raises(TypeError, "primitive", *fragments):
         bad(Value(1.0))
+
+
+def test_a_value_where_a_number_is_needed_says_how_to_get_its_number() -> None:
+    from autograd_core.errors import as_float
+
+    with pytest.raises(TypeError, match=r"use v\.data for its number, or v\.detach\(\)"):
+        as_float(Value(1.0), "Value.data")
