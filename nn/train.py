@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograd_core.engine import Value, no_grad
+from autograd_core.engine import Value, collector_paused, no_grad
 from autograd_core.errors import as_float, describe, is_number
 from autograd_core.optional import MissingOptionalDependency, require
 from nn.layers import make_rng, positive_int
@@ -508,10 +508,13 @@ def train(
     bar = _progress_bar(progress, total)
     try:
         for k in range(total):
-            Xb, yb, index = next(batches)
-            if test is not None:  # before the update: the parameters of this step's forward
-                history.test_accuracy.append(run.accuracy(*test))
-            value, acc = run.step(k, Xb, yb, index)
+            # A step's graph has no reference cycles and dies inside the step: the
+            # cyclic collector has nothing to find there (engine.collector_paused).
+            with collector_paused():
+                Xb, yb, index = next(batches)
+                if test is not None:  # before the update: the parameters of this step's forward
+                    history.test_accuracy.append(run.accuracy(*test))
+                value, acc = run.step(k, Xb, yb, index)
             history.loss.append(value)
             history.accuracy.append(acc)
             _show_progress(bar, value, acc)

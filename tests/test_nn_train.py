@@ -201,3 +201,25 @@ def test_custom_loss_must_return_a_value():
 
 def test_accuracy_of_several_outputs_is_only_read_by_softmax():
     assert accuracy("hinge", [[0.5, 0.1]], [[1, 1]]) is None
+
+
+def test_each_step_runs_with_the_cyclic_collector_paused_and_restored():
+    import gc
+
+    seen = []
+
+    def loss(predictions, targets):  # a loss of the user's own, called inside each step
+        seen.append(gc.isenabled())
+        return hinge(predictions, targets)
+
+    X, y = xor(signed=True)
+    assert gc.isenabled()
+    train(MLP(2, [4, 1], seed=0), X, y, loss=loss, steps=3, lr=0.1, progress=False)
+    assert seen[:3] == [False, False, False]  # the steps (evaluation afterwards may differ)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        train(MLP(2, [4, 1], seed=0), X, y, loss=loss, steps=2, lr=0.1, progress=False)
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
