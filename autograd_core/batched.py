@@ -29,7 +29,7 @@ from typing import Any
 from autograd_core import ops
 from autograd_core.engine import Value, is_grad_enabled
 from autograd_core.program.core import COLUMN, DENSE, MAP, PACK, Eqn, Program, Var
-from autograd_core.program.make import program_from_graph
+from autograd_core.program.make import check_params, program_from_graph
 from autograd_core.program.passes import PIPELINE, eliminate_dead_code, hoist_parameter_only
 from autograd_core.trace import Tracer, TracingError
 
@@ -613,19 +613,7 @@ class BatchedStep:
                 f"compile_batched needs a callable per_example(x, y), got "
                 f"{type(per_example).__qualname__}"
             )
-        params = list(params)
-        for i, p in enumerate(params):
-            if p.__class__ is not Value:
-                raise TypeError(
-                    f"compile_batched: params[{i}] must be a Value, got "
-                    f"{type(p).__qualname__}: {p!r}"[:300]
-                )
-        if len(set(params)) != len(params):
-            first = next(i for i, p in enumerate(params) if params.index(p) != i)
-            raise ValueError(
-                f"compile_batched: params lists the same Value more than once (params[{first}] "
-                f"is params[{params.index(params[first])}]); list each parameter once"
-            )
+        params = check_params(params, "compile_batched")
         if not isinstance(example, (tuple, list)) or len(example) != 2:
             raise TypeError(
                 f"compile_batched needs example as one (x, y) pair, got {example!r}"[:300]

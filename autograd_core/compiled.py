@@ -49,7 +49,7 @@ from autograd_core.codegen import GuardFailed, engine_backward_order, generate
 from autograd_core.engine import Value, is_grad_enabled
 from autograd_core.errors import as_float, describe, is_number, type_name
 from autograd_core.program.core import Program, Var
-from autograd_core.program.make import convert
+from autograd_core.program.make import check_params, convert
 from autograd_core.trace import Tracer, TracingError, TracingWarning
 
 __all__ = [
@@ -209,17 +209,7 @@ class CompiledFunction:
     ) -> None:
         if not callable(f):
             raise TypeError(f"compile_function needs a callable, got {type_name(f)}")
-        params = list(params)
-        for i, p in enumerate(params):
-            if p.__class__ is not Value:
-                raise TypeError(f"params[{i}] must be a Value, got {type_name(p)}")
-            if p._op is not None:
-                raise ValueError(
-                    f"params[{i}] must be a leaf Value (a weight or an input), got a node made "
-                    f"by {p._op.name!r}"
-                )
-        if len(set(params)) != len(params):
-            raise ValueError("params lists the same Value more than once")
+        params = check_params(params, "compile_function")
         if not isinstance(max_traces, int) or max_traces < 1:
             raise ValueError(f"max_traces must be a positive int, got {max_traces!r}")
         self._f = f

@@ -45,11 +45,10 @@ def check_params(params: Any, what: str) -> list[Value]:
                 f"made by {p._op.name!r}"
             )
     if len(set(params)) != len(params):
-        seen: set[Value] = set()
-        dup = next(i for i, p in enumerate(params) if p in seen or seen.add(p))  # type: ignore[func-returns-value]
+        first = next(i for i, p in enumerate(params) if params.index(p) != i)
         raise ValueError(
-            f"{what}: params lists the same Value more than once (params[{dup}], "
-            f"{describe_node(params[dup])})"
+            f"{what}: params lists the same Value more than once (params[{first}] is "
+            f"params[{params.index(params[first])}]); list each parameter once"
         )
     return params
 
