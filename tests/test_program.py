@@ -174,6 +174,9 @@ def test_hoisting_moves_the_l2_penalty_to_once_per_batch():
     assert len(after.once) == 2 * len(params) + 1  # p*p, the adds, times alpha
     assert not any(v.kind == "input" for e in after.once for v in e.vars())
     assert "once per batch:" in str(after)
+    # `equations`: every equation in the order it runs, the once-per-batch part first
+    assert after.equations == [*after.once, *after.eqns]
+    assert len(after.equations) == len(program.equations) == len(program.eqns)
 
 
 @pytest.mark.parametrize(

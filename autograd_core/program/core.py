@@ -200,6 +200,11 @@ class Program:
     def all_eqns(self) -> list[Eqn]:
         return [*self.once, *self.eqns]
 
+    @property
+    def equations(self) -> list[Eqn]:
+        """Every equation in the order it runs: the once-per-batch part first, then the rest."""
+        return self.all_eqns()
+
     def count(self, prim: str | None = None) -> int:
         """How many equations (with this primitive, if given)."""
         eqns = self.all_eqns()
