@@ -10,6 +10,7 @@ line; `train_test_split` holds out a seeded test set.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import random
@@ -199,6 +200,13 @@ def digits(signed: bool = False) -> tuple[list[list[float]], list[int]]:
     ten classes have no -1/+1 form. Needs scikit-learn, which reads the
     images from a file inside its package (no network).
     """
+    rows, labels = _digits_read()
+    return [list(row) for row in rows], list(labels)  # fresh lists: the caller may change them
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_read() -> tuple[tuple[tuple[float, ...], ...], tuple[int, ...]]:
+    """The images read once per process (the CLI asks for them more than once)."""
     try:
         from sklearn.datasets import load_digits
     except ImportError:
@@ -206,8 +214,8 @@ def digits(signed: bool = False) -> tuple[list[list[float]], list[int]]:
             "the digits data set needs scikit-learn: pip install 'autograd-core[digits]'"
         ) from None
     bunch = load_digits()
-    X = [[float(v) / 16.0 for v in row] for row in bunch.data.tolist()]
-    return X, [int(t) for t in bunch.target.tolist()]
+    rows = tuple(tuple(float(v) / 16.0 for v in row) for row in bunch.data.tolist())
+    return rows, tuple(int(t) for t in bunch.target.tolist())
 
 
 def train_test_split(

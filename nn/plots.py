@@ -67,7 +67,9 @@ def loss_curve(history: History, path: str | os.PathLike[str], title: str = "tra
             ax2.legend(loc="lower right", fontsize="small")
         ax2.set_ylabel("accuracy (%)", color="tab:orange")
         ax2.set_ylim(0, 105)
-    fig.tight_layout()
+    # Fixed margins that fit both axes' labels: tight_layout measures every tick label
+    # first, which took longer than drawing the picture (0.2 s of the CLI's run).
+    fig.subplots_adjust(left=0.17, right=0.88, bottom=0.12, top=0.92)
     return _save_png(fig, path)
 
 

@@ -94,3 +94,24 @@ def test_bad_arguments_are_value_errors(call, message):
 def test_bad_seed_is_a_type_error():
     with pytest.raises(TypeError, match="seed"):
         moons(10, seed=1.5)
+
+
+def test_digits_are_read_once_and_each_call_gets_its_own_lists(monkeypatch):
+    pytest.importorskip("sklearn")
+    import sklearn.datasets
+
+    from nn import data
+
+    data._digits_read.cache_clear()
+    calls = []
+    real = sklearn.datasets.load_digits
+    monkeypatch.setattr(sklearn.datasets, "load_digits", lambda: calls.append(1) or real())
+    try:
+        X1, y1 = data.digits()
+        X1[0][0], y1[0] = 99.0, 99  # the caller's copy, not the cache
+        X2, y2 = data.digits()
+        assert len(calls) == 1
+        assert X2[0][0] != 99.0 and y2[0] != 99
+        assert len(X2) == 1797 and len(X2[0]) == 64 and set(y2) == set(range(10))
+    finally:
+        data._digits_read.cache_clear()
