@@ -370,6 +370,9 @@ def test_digits_are_sklearns_images_scaled_to_0_1():
 def test_digits_without_scikit_learn_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    import nn.data
+
+    nn.data._digits_read.cache_clear()  # read once per process: not yet, in this process
     with pytest.raises(ImportError, match=r"pip install 'autograd-core\[digits\]'"):
         digits()
 

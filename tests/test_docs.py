@@ -66,17 +66,22 @@ def test_readme_links_point_at_files_that_exist() -> None:
         assert (ROOT / target).exists(), target
 
 
-def test_readme_first_example_prints_what_it_shows() -> None:
-    text = README.read_text(encoding="utf-8")
-    code = re.search(r"## A first example\s+```python\n(.*?)```", text, re.S).group(1)
-    shown = re.search(r"prints\s+```text\n(.*?)```", text, re.S).group(1)
-    result = subprocess.run(
+def _run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """A README snippet run as a reader would: a fresh interpreter, this checkout imported."""
+    return subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_readme_first_example_prints_what_it_shows() -> None:
+    text = README.read_text(encoding="utf-8")
+    code = re.search(r"## A first example\s+```python\n(.*?)```", text, re.S).group(1)
+    shown = re.search(r"prints\s+```text\n(.*?)```", text, re.S).group(1)
+    result = _run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout == shown
 
@@ -118,13 +123,7 @@ def test_readme_compiling_example_prints_the_optimized_program_it_shows() -> Non
     section = text[text.index("## What compiling does") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     shown = re.search(r"\(real output\):\s+```text\n(.*?)```", section, re.S).group(1)
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _run_python(code)
     assert result.returncode == 0, result.stderr
     plain, optimized = result.stdout.split("outputs: v24\n", 1)[0], result.stdout
     assert optimized.endswith(shown)

@@ -83,15 +83,7 @@ def group_dense(program: Program) -> Program:
         first[members[0].out] = xs
         for j, m in enumerate(members):
             member[m.out] = (out, j)
-    eqns = []
-    for e in program.eqns:
-        if e.out in first:
-            eqns.extend(made[first[e.out]])
-        if e.out in member:
-            vec, j = member[e.out]
-            eqns.append(Eqn(e.out, COLUMN, None, (vec,), {"j": j}))
-        else:
-            eqns.append(e)
+    eqns = _splice(program.eqns, first, made, member)
     rec = record("group_dense", program, eqns, program.once, written)
     return program.rewritten(eqns, None, None, rec)
 
@@ -172,17 +164,32 @@ def _maps_once(program: Program) -> Program:
         first[members[0].out] = key
         for j, m in enumerate(members):
             member[m.out] = (out, j)
-    eqns = []
-    for e in program.eqns:
-        if e.out in first:
-            eqns.append(made[first[e.out]])
-        if e.out in member:
-            vec, j = member[e.out]
-            eqns.append(Eqn(e.out, COLUMN, None, (vec,), {"j": j}))
-        else:
-            eqns.append(e)
+    eqns = _splice(program.eqns, first, {k: [e] for k, e in made.items()}, member)
     rec = record("group_maps", program, eqns, program.once, written)
     return program.rewritten(eqns, None, None, rec)
+
+
+def _splice(
+    eqns: list[Eqn],
+    first: dict[Var, Any],
+    made: dict[Any, list[Eqn]],
+    member: dict[Var, tuple[Var, int]],
+) -> list[Eqn]:
+    """`eqns` with each group's new equations where its first member stood.
+
+    Every member becomes a column of the group's vector, under its old name,
+    so whatever read it reads the same number.
+    """
+    out: list[Eqn] = []
+    for e in eqns:
+        if e.out in first:
+            out.extend(made[first[e.out]])
+        if e.out in member:
+            vec, j = member[e.out]
+            out.append(Eqn(e.out, COLUMN, None, (vec,), {"j": j}))
+        else:
+            out.append(e)
+    return out
 
 
 def fold_packs(program: Program) -> Program:
