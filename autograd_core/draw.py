@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autograd_core.engine import Value, topological_order
-from autograd_core.errors import cut, describe
+from autograd_core.errors import cut, describe, printable
 from autograd_core.files import atomic_write
 from autograd_core.graph import consumer_counts
 
@@ -193,18 +193,10 @@ def _num(x: Any) -> str:
 # `dot` read a local file, a backslash would start an escape sequence, and a
 # trailing one would end the quoted string early.
 
-# Characters with no glyph that `dot` rejects (NUL) or misreads (other C0
-# controls, lone surrogates, which are not even UTF-8): shown as Python writes them.
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 _RECORD_SPECIAL = re.compile(r"([{}|<>])")
 # Record fields trim and merge plain spaces, drop tabs, and (Graphviz 2.43) even
 # lose an escaped space after a non-ASCII character; an entity survives all that.
 _RECORD_SPACE = re.compile(r"[ \t]")
-
-
-def _show_unprintable(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _text_escape(text: str) -> str:
@@ -215,7 +207,7 @@ def _text_escape(text: str) -> str:
     break becomes `\\n`, and the result is marked `nohtml` so that `<...>` stays
     text instead of becoming an HTML-like label.
     """
-    text = _UNPRINTABLE.sub(_show_unprintable, str(text))
+    text = printable(text)  # NUL, controls, lone surrogates: dot rejects or misreads them
     text = text.replace("\\", "\\\\").replace("&", "&amp;").replace("\n", "\\n")
     from graphviz import nohtml
 

@@ -10,11 +10,31 @@ is a number everywhere; long reprs are cut here and nowhere else.
 from __future__ import annotations
 
 import numbers
+import re
 from typing import Any
 
-__all__ = ["MAX_REPR", "as_float", "cut", "describe", "is_number", "type_name"]
+__all__ = ["MAX_REPR", "as_float", "cut", "describe", "is_number", "printable", "type_name"]
 
 MAX_REPR = 120  # characters of a value's repr shown in a message
+
+
+# Characters with no glyph that file formats reject or misread (NUL and other C0
+# controls, DEL, lone surrogates, which are not even UTF-8): written as Python writes them.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
+def _show_unprintable(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: object) -> str:
+    """`text` with NUL, controls and lone surrogates as escapes (`\\x00`, `\\ud800`).
+
+    What drawings, explorer pages and ONNX names show of a user's label or op
+    name: always encodable as UTF-8, and the same text everywhere.
+    """
+    return _UNPRINTABLE.sub(_show_unprintable, str(text))
 
 
 def cut(text: str, limit: int = MAX_REPR) -> str:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from autograd_core.engine import OPS, Value, topological_order
+from autograd_core.errors import printable
 from autograd_core.explain import backward_trace
 from autograd_core.files import atomic_write
 from autograd_core.graph import consumer_counts
@@ -71,9 +72,7 @@ def _t(x: Any, digits: int = DIGITS) -> str:
 
 def _printable(text: str) -> str:
     """NUL, other controls and lone surrogates shown as Python writes them (as draw does)."""
-    from autograd_core.draw import _UNPRINTABLE, _show_unprintable
-
-    return _UNPRINTABLE.sub(_show_unprintable, str(text))
+    return printable(text)
 
 
 def _op_name(node: Value) -> str:

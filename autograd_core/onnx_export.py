@@ -39,7 +39,7 @@ from typing import Any
 
 from autograd_core import ops
 from autograd_core.engine import Value
-from autograd_core.errors import as_float
+from autograd_core.errors import as_float, printable
 from autograd_core.files import atomic_write
 from autograd_core.program.core import COLUMN, DENSE, MAP, PACK, Program, Var
 from autograd_core.program.make import program_from_graph
@@ -622,7 +622,7 @@ def _write_program(program: Program, names_in: list[str], names_out: list[str]) 
 
     n_dense = 0
     for index, e in enumerate(program.all_eqns()):
-        g.scope = f"{index}.{e.prim}/"
+        g.scope = f"{index}.{printable(e.prim)}/"
         if e.prim == DENSE:
             symbols[e.out] = _gemm(g, program, e, get, n_dense)
             n_dense += 1
@@ -748,7 +748,7 @@ _INTERNAL = re.compile(r"^(const:|index:)|^dense\d+\.[Wb]$|^\d+\.\w+/\w+_\d+$")
 def _weight_name(node: Any, used: set[str]) -> str:
     """A captured Value's initializer name: its label, else `weight`; `#1`, `#2`... added
     when that is an input or output name, another weight's, or looks like an internal one."""
-    base = node.label or "weight"
+    base = printable(node.label) if node.label else "weight"  # ONNX names are UTF-8
     name, k = base, 0
     while name in used or (k == 0 and _INTERNAL.search(name)):  # "#k" names are never internal
         k += 1

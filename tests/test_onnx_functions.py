@@ -428,3 +428,24 @@ def test_maps_over_a_layer_and_a_shared_value_run_in_onnx_runtime():
     (y,) = run(proto, {"a": X[:, 0], "b": X[:, 1]})
     want = np.array([f(Value(r[0]), Value(r[1])).data for r in X])
     assert (np.abs(y - want) <= 1e-12 * np.abs(want).max()).all()
+
+
+def test_labels_and_op_names_with_nul_or_lone_surrogates_export_escaped(tmp_path):
+    # ONNX names are UTF-8: a lone surrogate cannot be written, NUL ends a C string.
+    # They are written as Python writes them (as drawings and explorer pages show them).
+    w = Value(0.5, label="w\ud800\x00")
+
+    @primitive("sq\udfff", symbol="s")
+    def sq(m, x):
+        return x * x, 2.0 * x
+
+    def f(x):
+        return sq(w * x).tanh()
+
+    path = export_onnx(f, [1.5], tmp_path / "m.onnx")
+    model = onnx.load(str(path))
+    assert [t.name for t in model.graph.initializer if t.name.startswith("w")] == ["w\\ud800\\x00"]
+    assert any(n.name.split("/")[0].endswith("sq\\udfff") for n in model.graph.node)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": np.array([1.5, -0.25])})
+    assert y.tolist() == pytest.approx([f(Value(v)).data for v in (1.5, -0.25)], rel=1e-12)
