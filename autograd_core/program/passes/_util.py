@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from autograd_core.engine import OPS
 from autograd_core.program.core import Eqn, PassRecord, Program, Var
+
+_ADD = OPS["add"]
 
 
 def uses(program: Program) -> dict[Var, int]:
@@ -52,3 +55,21 @@ def value_of(program: Program, x: Any) -> Any:
     if x.__class__ is Var and x.kind == "const":
         return program.constants[x]
     return x
+
+
+def sum_terms(root: Eqn, defs: dict[Var, Eqn], count: dict[Var, int]) -> list[Any]:
+    """The terms of the chain of adds ending at `root`, left to right.
+
+    An add read only by the chain is opened; anything else is a term.
+    """
+    terms: list[Any] = []
+    stack: list[Any] = [root.operands[1], root.operands[0]]
+    while stack:
+        x = stack.pop()
+        d = defs.get(x) if x.__class__ is Var else None
+        if d is not None and d.op is _ADD and count.get(x) == 1:
+            stack.append(d.operands[1])
+            stack.append(d.operands[0])
+        else:
+            terms.append(x)
+    return terms

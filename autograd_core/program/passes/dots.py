@@ -27,7 +27,7 @@ from typing import Any
 
 from autograd_core.engine import OPS
 from autograd_core.program.core import Eqn, Program, Var
-from autograd_core.program.passes._util import batch_free, record, uses
+from autograd_core.program.passes._util import batch_free, record, sum_terms, uses
 
 _ADD, _MUL, _LINEAR = OPS["add"], OPS["mul"], OPS["linear"]
 
@@ -81,7 +81,7 @@ def _chain(
 ) -> tuple[Eqn | None, list[Var]]:
     """The `linear` equation for the chain ending at `e` and what it folds, or (None, [])."""
     products, others = [], []
-    for t in _terms(e, defs, count):
+    for t in sum_terms(e, defs, count):
         d = defs.get(t) if t.__class__ is Var else None
         if d is not None and d.op is _MUL and count.get(t) == 1:
             products.append(d)
@@ -115,21 +115,6 @@ _ORDER = {"input": 0, "param": 1, "const": 2, "eqn": 3}
 
 def _is_free(x: Any, free: set[Var]) -> bool:
     return x.__class__ is not Var or x in free
-
-
-def _terms(root: Eqn, defs: dict[Var, Eqn], count: dict[Var, int]) -> list[Any]:
-    """The chain's terms, left to right (adds read once are opened)."""
-    terms: list[Any] = []
-    stack: list[Any] = [root.operands[1], root.operands[0]]
-    while stack:
-        x = stack.pop()
-        d = defs.get(x) if x.__class__ is Var else None
-        if d is not None and d.op is _ADD and count.get(x) == 1:
-            stack.append(d.operands[1])
-            stack.append(d.operands[0])
-        else:
-            terms.append(x)
-    return terms
 
 
 def _chain_adds(root: Eqn, defs: dict[Var, Eqn], count: dict[Var, int]) -> list[Var]:

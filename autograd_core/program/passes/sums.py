@@ -15,7 +15,7 @@ from typing import Any
 
 from autograd_core.engine import OPS
 from autograd_core.program.core import COLUMN, DENSE, MAP, PACK, Eqn, Program, Var
-from autograd_core.program.passes._util import record, uses
+from autograd_core.program.passes._util import record, sum_terms, uses
 
 _ADD, _MUL, _LINEAR = OPS["add"], OPS["mul"], OPS["linear"]
 
@@ -63,17 +63,8 @@ def _column_sum(
     root: Eqn, defs: dict[Var, Eqn], count: dict[Var, int], cols: dict[Var, tuple[Var, int]]
 ) -> tuple[Var, tuple[int, ...], Any] | None:
     """(vector, columns, bias) when the chain ending at `root` sums columns of one vector."""
-    terms: list[Any] = []
-    stack: list[Any] = [root.operands[1], root.operands[0]]
-    while stack:
-        x = stack.pop()
-        d = defs.get(x) if x.__class__ is Var else None
-        if d is not None and d.op is _ADD and count.get(x) == 1:
-            stack.extend((d.operands[1], d.operands[0]))
-        else:
-            terms.append(x)
     picked, others = [], []
-    for t in terms:
+    for t in sum_terms(root, defs, count):
         if t.__class__ is Var and t in cols:
             picked.append(cols[t])
         elif t.__class__ is float and t == 0.0 and str(t) == "0.0":
