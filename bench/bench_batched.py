@@ -62,6 +62,7 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+from bench_compiled import Stepper, lr_at  # noqa: E402  (one contender protocol)
 
 from autograd_core import Value, compile_batched, make_program, optimize  # noqa: E402
 from nn.data import moons  # noqa: E402
@@ -70,11 +71,6 @@ from nn.optim import SGD  # noqa: E402
 from nn.train import train  # noqa: E402
 
 ALPHA = 1e-4  # the L2 weight of micrograd's demo
-
-
-def lr_at(k: int) -> float:
-    """micrograd's demo schedule, wrapped every 100 steps so long runs stay positive."""
-    return 1.0 - 0.9 * (k % 100) / 100
 
 
 # ---------------------------------------------------------------------------
@@ -173,29 +169,6 @@ def softmax_ce_elementary(model):
 
 # ---------------------------------------------------------------------------
 # The contenders: `step(k) -> loss`; `losses(n)` and `times(n)` around it.
-
-
-class Stepper:
-    name = ""
-
-    def __init__(self) -> None:
-        self.k = 0
-
-    def step(self, k: int) -> float:
-        raise NotImplementedError
-
-    def losses(self, n: int) -> list[float]:
-        return [self.step(k) for k in range(n)]
-
-    def times(self, n: int) -> list[float]:
-        out = []
-        for _ in range(n):
-            gc.collect()  # nobody pays for another's garbage
-            start = time.perf_counter()
-            self.step(self.k)
-            out.append(time.perf_counter() - start)
-            self.k += 1
-        return out
 
 
 class HandNumPy(Stepper):

@@ -70,10 +70,15 @@ def lr_at(k: int) -> float:
 
 
 class Stepper:
-    """A contender written as one `step(k) -> loss` function."""
+    """A contender written as one `step(k) -> loss` function (bench_batched's too)."""
 
-    def __init__(self, weights, X, y):
+    name = ""
+
+    def __init__(self, *_: object) -> None:  # subclasses take what they need
         self.k = 0
+
+    def step(self, k: int) -> float:
+        raise NotImplementedError
 
     def losses(self, n: int) -> list[float]:
         return [self.step(k) for k in range(n)]
