@@ -384,3 +384,24 @@ def test_a_dot_product_of_two_per_example_vectors_is_a_map_and_a_sum():
     after = check_pass(recognize_rowwise_dots, p, inputs)
     assert [e.prim for e in after.eqns if e.prim in ("pack", "map")][-2:] == ["pack", "map"]
     assert after.count("linear") == 0
+
+
+def test_bad_arguments_are_type_and_value_errors_naming_the_entry():
+    w = Value(0.5)
+    program = make_program(lambda x, y: (w * x + y).tanh(), [1.0, 2.0], params=[w])
+    cases = [
+        (lambda: program(["a", 1.0]), TypeError, r"program: inputs\[0\] needs a real number"),
+        (lambda: program(None), TypeError, "program: inputs must be a sequence of numbers"),
+        (lambda: program("12"), TypeError, "program: inputs must be a sequence of numbers"),
+        (lambda: program([1.0, 2.0], 5), TypeError, "params must be a sequence of numbers"),
+        (lambda: program([1.0, 2.0], ["x"]), TypeError, r"program: params\[0\] needs a real"),
+        (lambda: program([1.0]), ValueError, "expected 2 input numbers, got 1"),
+        (lambda: program.value_and_grad([None, 1.0]), TypeError, r"inputs\[0\]"),
+        (lambda: optimize(None), TypeError, "optimize needs a Program"),
+        (lambda: optimize("x"), TypeError, "optimize needs a Program"),
+        (lambda: make_program(lambda x: x, [1.0], w), TypeError, "params must be a list"),
+        (lambda: make_program(lambda x: x, [1.0], 3), TypeError, "params must be a list"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()

@@ -194,6 +194,7 @@ def test_check_grads_leaves_the_callers_values_alone():
         (lambda: check_grads(lambda x: x, [math.nan]), ValueError, "args\\[0\\] is nan"),
         (lambda: check_grads(lambda x: x, [None]), TypeError, "args\\[0\\] must be a real"),
         (lambda: check_grads(lambda x: x, [1.0], 0), ValueError, "order must be an int >= 1"),
+        (lambda: check_grads(lambda x: x, [1.0], "2"), TypeError, "order must be an int >= 1"),
         (lambda: check_grads(lambda x: x, [1.0], eps=0), ValueError, "eps must be"),
         (lambda: check_grads(lambda x: x, [1.0], rtol=-1), ValueError, "rtol must be"),
         (lambda: check_grads(lambda x: "no", [1.0]), TypeError, "must return a scalar Value"),

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from autograd_core.engine import Op
+from autograd_core.errors import as_float, describe
 from autograd_core.ops import FLOAT
 
 __all__ = ["Eqn", "Program", "Var", "PassRecord"]
@@ -308,7 +309,7 @@ class Program:
         )
 
     def _environment(self, inputs: Sequence[float], params: Sequence[float] | None) -> dict:
-        inputs = [float(x) for x in inputs]
+        inputs = _numbers(inputs, "inputs")
         if len(inputs) != len(self.inputs):
             raise ValueError(
                 f"program: expected {len(self.inputs)} input numbers, got {len(inputs)}"
@@ -317,7 +318,7 @@ class Program:
         if params is None:
             env.update((v, v_value) for v, v_value in zip(self.params, self.param_data))
         else:
-            params = [float(x) for x in params]
+            params = _numbers(params, "params")
             if len(params) != len(self.params):
                 raise ValueError(
                     f"program: expected {len(self.params)} param numbers, got {len(params)}"
@@ -325,6 +326,13 @@ class Program:
             env.update(zip(self.params, params))
         env.update(self.constants)
         return env
+
+
+def _numbers(xs: Any, what: str) -> list[float]:
+    """`xs` as floats, or the TypeError naming the entry that is not a real number."""
+    if isinstance(xs, (str, bytes)) or not isinstance(xs, Iterable):
+        raise TypeError(f"program: {what} must be a sequence of numbers, got {describe(xs)}")
+    return [as_float(x, f"program: {what}[{i}]") for i, x in enumerate(xs)]
 
 
 def _abbrev(names: list[str]) -> str:

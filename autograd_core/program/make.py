@@ -9,7 +9,7 @@ weight). Reading `.data` is a TracingWarning: the number read is frozen in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from autograd_core.engine import Value, is_grad_enabled, walk
@@ -33,7 +33,7 @@ def check_params(params: Any, what: str) -> list[Value]:
     """`params` as a list of distinct leaf Values, or the TypeError/ValueError saying why not."""
     if params is None:
         return []
-    if isinstance(params, str | bytes | dict | set):
+    if isinstance(params, str | bytes | dict | set | Value) or not isinstance(params, Iterable):
         raise TypeError(f"{what}: params must be a list of Values, got {describe(params)}")
     params = list(params)
     for i, p in enumerate(params):

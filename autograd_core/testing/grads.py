@@ -208,7 +208,11 @@ def check_grads(
     if not callable(f):
         raise TypeError(f"check_grads: f must be a function of Values, got {type_name(f)}")
     point = _check_point(args)
-    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+    if isinstance(order, bool) or not isinstance(order, int):
+        raise TypeError(
+            f"check_grads: order must be an int >= 1, got {type_name(order)}: {order!r}"
+        )
+    if order < 1:
         raise ValueError(f"check_grads: order must be an int >= 1, got {order!r}")
     eps = _check_positive("eps", eps, allow_zero=False)
     atol = _check_positive("atol", atol, allow_zero=True)

@@ -7,6 +7,7 @@ it wrote. `print(program.history)` shows them.
 
 from __future__ import annotations
 
+from autograd_core.errors import describe
 from autograd_core.program.core import Program
 from autograd_core.program.passes.dce import eliminate_dead_code
 from autograd_core.program.passes.dense import fold_packs, group_dense, group_maps
@@ -43,6 +44,8 @@ PIPELINE = (
 
 def optimize(program: Program) -> Program:
     """The program after every pass of `PIPELINE` (see each pass for what it changes)."""
+    if not isinstance(program, Program):
+        raise TypeError(f"optimize needs a Program (from make_program), got {describe(program)}")
     for p in PIPELINE:
         program = p(program)
     return program
