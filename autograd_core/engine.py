@@ -1523,6 +1523,8 @@ def gradients(
     is read or written, so this is safe beside training on the same weights
     in another thread. See `gradient_table` for the numbers and `create_graph`.
     """
+    if isinstance(wrt, (Value, str, bytes)) or not isinstance(wrt, Iterable):
+        raise TypeError(f"gradients(): wrt must be a list of Values, got {describe(wrt)}")
     wrt = list(wrt)
     for i, w in enumerate(wrt):
         if w.__class__ is not Value:

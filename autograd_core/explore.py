@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from autograd_core.engine import OPS, Value, topological_order
-from autograd_core.errors import printable
+from autograd_core.errors import describe, printable
 from autograd_core.explain import backward_trace
 from autograd_core.files import atomic_write
 from autograd_core.graph import consumer_counts
@@ -779,7 +779,9 @@ def explorer_bundle(
     if not isinstance(root, Value):
         raise TypeError(f"explore() needs a Value, got {type(root).__qualname__}: {root!r}"[:300])
     for name, n in (("max_nodes", max_nodes), ("max_paths", max_paths), ("max_values", max_values)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"explore(): {name} must be a positive int, got {describe(n)}")
+        if n < 1:
             raise ValueError(f"explore(): {name} must be a positive int, got {n!r}")
     order = topological_order(root)
     if len(order) > max_values:

@@ -227,6 +227,8 @@ def test_a_graph_over_max_values_is_refused_with_a_message():
     small = Value(1.0) * 2.0
     with pytest.raises(ValueError, match="max_values must be a positive int"):
         explore(small, max_values=0)
+    with pytest.raises(TypeError, match="max_values must be a positive int, got str: '5'"):
+        explore(small, max_values="5")
 
 
 def test_paths_are_counted_and_summed_when_there_are_thousands():

@@ -223,3 +223,11 @@ def test_gradients_equal_backward_bit_for_bit_on_random_graphs(graph, data) -> N
     got = gradients(out, xs)
     out.backward()
     assert all(same(g, x.grad) for g, x in zip(got, xs)), (got, [x.grad for x in xs])
+
+
+def test_gradients_refuse_a_single_value_as_wrt() -> None:
+    w = Value(0.5)
+    with pytest.raises(TypeError, match=r"wrt must be a list of Values, got Value"):
+        gradients(w * 2.0, w)
+    with pytest.raises(TypeError, match=r"wrt\[0\] must be a Value, got float"):
+        gradients(w * 2.0, [1.0])
