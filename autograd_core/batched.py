@@ -138,12 +138,15 @@ PLAIN = (eliminate_dead_code, hoist_parameter_only)
 class _State:
     """What one run shares: batch size, params (and constants after them), param grads."""
 
-    __slots__ = ("B", "X", "Y", "pext", "gext")
+    __slots__ = ("B", "X", "Y", "pext", "gext", "saved")
     B: int
     X: Any
     Y: Any
     pext: Any  # params, then constants and numbers of dense layers
     gext: Any  # their gradients
+    # What each equation's forward keeps for its backward, by its output's slot: per run,
+    # never in the closures, so that threads sharing one BatchedStep never mix runs.
+    saved: list[Any]
 
 
 class _Slots(dict):
@@ -276,7 +279,6 @@ class _Executor:
         s = self.slot[e.out]
         self._scalar_reads.update(e.operands)
         refs = [(self.slot[x], None) if x.__class__ is Var else (None, x) for x in e.operands]
-        locs: list[Any] = [None]
         adders = [
             (k, self._needed_adder(x, not once and x in self.free))
             for k, x in enumerate(e.operands)
@@ -292,7 +294,7 @@ class _Executor:
                 except ValueError as err:
                     raise _branching(err, op) from None
                 vals[s] = res[0]
-                locs[0] = res
+                st.saved[s] = res
         elif len(refs) == 2 and refs[0][0] is not None and refs[1][0] is not None:
             (r0, _), (r1, _) = refs
             assert r0 is not None and r1 is not None  # checked above
@@ -303,7 +305,7 @@ class _Executor:
                 except ValueError as err:
                     raise _branching(err, op) from None
                 vals[s] = res[0]
-                locs[0] = res
+                st.saved[s] = res
         else:
 
             def forward(vals: list, st: _State) -> None:
@@ -313,13 +315,13 @@ class _Executor:
                 except ValueError as err:
                     raise _branching(err, op) from None
                 vals[s] = res[0]
-                locs[0] = res
+                st.saved[s] = res
 
         def backward(vals: list, grads: list, st: _State) -> None:
             up = grads[s]
             if up is None:
                 return
-            res = locs[0]
+            res = st.saved[s]
             for k, add in adders:
                 add(grads, res[k + 1] * up, st)
 
@@ -333,18 +335,17 @@ class _Executor:
         xidx = np.array([self._pindex(x) for x in e.operands[n : 2 * n]], dtype=np.intp)
         bidx = self._pindex(e.operands[-1])
         s = self.slot[e.out]
-        saved: list[Any] = [None, None]
 
         def forward(vals: list, st: _State) -> None:
             w, x = st.pext[widx], st.pext[xidx]
-            saved[0], saved[1] = w, x
+            st.saved[s] = (w, x)
             vals[s] = st.pext[bidx] + np.dot(w, x)
 
         def backward(vals: list, grads: list, st: _State) -> None:
             up = grads[s]
             if up is None:
                 return
-            w, x = saved
+            w, x = st.saved[s]
             g = st.gext
             np.add.at(g, widx, x * up)
             np.add.at(g, xidx, w * up)
@@ -364,7 +365,6 @@ class _Executor:
         cols = e.attrs.get("cols")
         cidx = None if cols is None else np.array(cols, dtype=np.intp)
         s = self.slot[e.out]
-        saved: list[Any] = [None, None]
         src_needs = src in self.needs
         src_add = self._vector_adder(src, cidx)
 
@@ -375,13 +375,13 @@ class _Executor:
             Z = A @ W.T
             Z += pext[bidx]
             vals[s] = Z
-            saved[0], saved[1] = W, A
+            st.saved[s] = (W, A)
 
         def backward(vals: list, grads: list, st: _State) -> None:
             U = grads[s]
             if U is None:
                 return
-            W, A = saved
+            W, A = st.saved[s]
             g = st.gext
             if unique:
                 g[widx] += U.T @ A
@@ -435,7 +435,6 @@ class _Executor:
                     adders.append((i, kind, self._vector_adder(x, cidx)))
                 else:
                     adders.append((i, kind, self._adder(x, kind == "f")))
-        locs: list[Any] = [None]
 
         def forward(vals: list, st: _State) -> None:
             args = []
@@ -457,13 +456,13 @@ class _Executor:
             if np.shape(out) != (st.B, width):
                 out = np.broadcast_to(out, (st.B, width))
             vals[s] = out
-            locs[0] = res
+            st.saved[s] = res
 
         def backward(vals: list, grads: list, st: _State) -> None:
             U = grads[s]
             if U is None:
                 return
-            res = locs[0]
+            res = st.saved[s]
             for i, kind, add in adders:
                 c = res[i + 1] * U
                 if kind == "v":
@@ -790,6 +789,7 @@ class BatchedStep:
         st.Y = Y
         st.pext = np.concatenate((pdata, ex.const_table)) if ex.const_table.size else pdata
         vals: list[Any] = [None] * ex.n_slots
+        st.saved = [None] * ex.n_slots
         n = self.n_inputs
         for j in range(n):
             vals[j] = X[:, j]

@@ -629,3 +629,32 @@ def test_batched_micrograd_style_code_agrees_with_the_engine(problem):
     # every neuron went into a dense layer, except a lone w * x + b
     assert all(len(e.operands) == 3 for e in step.program.eqns if e.prim == "linear")
     assert_agree(step(X, Y), engine_mean(per_example, params, X, Y))
+
+
+def test_threads_sharing_one_step_get_their_own_results():
+    # What a forward keeps for its backward belongs to the run, never to the step: four
+    # threads replaying one step on their own batches get exactly the results of one thread.
+    import threading
+
+    X, y = moons(120, noise=0.1, seed=0, signed=True)
+    model = MLP(2, [8, 8, 1], seed=0)
+    params = model.parameters()
+    step = compile_batched(lambda x, t: (1 - t * model(x)).relu(), params, (X[0], y[0]))
+    Xa, Ya = np.array(X), np.array(y, dtype=np.float64)
+    pdata = np.array([p.data for p in params])
+    batches = [(Xa[i::4].copy(), Ya[i::4].copy()) for i in range(4)]
+    want = [step.run_arrays(Xb, Yb, pdata) for Xb, Yb in batches]
+    wrong: list[int] = []
+
+    def replay(i: int) -> None:
+        for _ in range(60):
+            loss, grad = step.run_arrays(*batches[i], pdata)
+            if loss != want[i][0] or not np.array_equal(grad, want[i][1]):
+                wrong.append(i)
+
+    threads = [threading.Thread(target=replay, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
