@@ -1249,16 +1249,21 @@ def topological_order(root: Value) -> list[Value]:
 _warned_no_grad = False
 
 
+def _seed(gradient: Any, create_graph: bool, what: str) -> Any:
+    """d root / d root as the pass needs it: a float, or a Value under `create_graph`.
+
+    A Value seed makes every gradient a Value, even where all local
+    derivatives are constants (y = 2*x): d(x.grad) is then defined.
+    """
+    if gradient.__class__ is not Value:
+        gradient = as_float(gradient, f"{what}(gradient=...)")
+        return Value(gradient) if create_graph else gradient
+    return gradient if create_graph else gradient._data
+
+
 def _backward(root: Value, gradient: Any, create_graph: bool) -> None:
     global _warned_no_grad
-    if gradient.__class__ is not Value:
-        gradient = as_float(gradient, "backward(gradient=...)")
-        if create_graph:
-            # A Value seed makes every gradient a Value, even where all local
-            # derivatives are constants (y = 2*x): d(x.grad) is then defined.
-            gradient = Value(gradient)
-    elif not create_graph:
-        gradient = gradient._data
+    gradient = _seed(gradient, create_graph, "backward")
     if root._op is None:  # a leaf: d root / d root = 1
         if root._a is _NO_GRAD and not _warned_no_grad:
             _warned_no_grad = True
@@ -1444,12 +1449,7 @@ def gradient_table(
     """
     if root.__class__ is not Value:
         raise TypeError(f"gradient_table() needs a Value as root, got {describe(root)}")
-    if gradient.__class__ is not Value:
-        gradient = as_float(gradient, "gradient_table(gradient=...)")
-        if create_graph:
-            gradient = Value(gradient)
-    elif not create_graph:
-        gradient = gradient._data
+    gradient = _seed(gradient, create_graph, "gradient_table")
     table: dict[Value, Any] = {root: gradient}
     if root._op is None:
         return table
