@@ -62,7 +62,8 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-from bench_compiled import Stepper, lr_at  # noqa: E402  (one contender protocol)
+from bench_compiled import NNTrain as CompiledNNTrain  # noqa: E402  (one contender protocol)
+from bench_compiled import Stepper, lr_at  # noqa: E402
 
 from autograd_core import Value, compile_batched, make_program, optimize  # noqa: E402
 from nn.data import moons  # noqa: E402
@@ -250,7 +251,7 @@ class Replay(Stepper):
         return mean
 
 
-class NNTrain:
+class NNTrain(CompiledNNTrain):
     """`nn.train(batched=True)` on an nn.MLP, each step timed between two callbacks.
 
     A step is everything train() does per step: the replayed forward and
@@ -287,21 +288,6 @@ class NNTrain:
             sync_every=10**9,
         )
         return history.loss
-
-    def losses(self, n: int) -> list[float]:
-        return self._train(n, None)
-
-    def times(self, n: int) -> list[float]:
-        ends: list[float] = []
-        starts: list[float] = []
-
-        def stamp(k, history) -> None:
-            ends.append(time.perf_counter())  # step k ends here
-            gc.collect()  # outside the timed span, as for the other contenders
-            starts.append(time.perf_counter())  # step k+1 starts here
-
-        self._train(n + 1, stamp)  # the first step (with the trace) is not counted
-        return [end - begin for begin, end in zip(starts, ends[1:])]
 
 
 class ValuesSGD(SGD):
