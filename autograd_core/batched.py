@@ -23,6 +23,7 @@ NumPy is imported here only, so `import autograd_core` stays pure Python.
 from __future__ import annotations
 
 import numbers
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -168,6 +169,7 @@ class _Executor:
     def __init__(self, program: Program, n_inputs: int, target_size: int | None) -> None:
         np = _numpy()
         self.program = program
+        self._threads = threading.local()  # each thread's saved residuals (_State.saved)
         self.n_params = len(program.params)
         consts = list(program.constants.values())
         # Slots only for what closures read one by one (inputs first, in order): a
@@ -203,6 +205,19 @@ class _Executor:
         self.n_slots = len(self.slot)
 
     # -- indices into pext = [params, constants, extra numbers] -----------------------
+
+    def saved_for_this_thread(self) -> list[Any]:
+        """The residuals list of this thread's runs, reused from its last run.
+
+        Per thread, so that threads sharing one step never mix runs; reused,
+        so that the arrays of the last run are freed as the next one
+        overwrites them: freeing them all at the end of every run let the C
+        allocator hand the memory back and fault it in again (2.2x slower).
+        """
+        saved: list[Any] | None = getattr(self._threads, "saved", None)
+        if saved is None:
+            saved = self._threads.saved = [None] * self.n_slots
+        return saved
 
     def _pindex(self, w: Any) -> int:
         if w.__class__ is Var:
@@ -789,7 +804,7 @@ class BatchedStep:
         st.Y = Y
         st.pext = np.concatenate((pdata, ex.const_table)) if ex.const_table.size else pdata
         vals: list[Any] = [None] * ex.n_slots
-        st.saved = [None] * ex.n_slots
+        st.saved = ex.saved_for_this_thread()
         n = self.n_inputs
         for j in range(n):
             vals[j] = X[:, j]
