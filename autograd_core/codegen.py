@@ -24,7 +24,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from autograd_core.engine import Value, _backward_order, walk
+from autograd_core.engine import Value, _backward_order
 from autograd_core.errors import cut, describe
 from autograd_core.ops import FLOAT
 from autograd_core.program.core import Eqn, Program, Var
@@ -70,16 +70,6 @@ class GraphCode:
 def engine_backward_order(root: Value) -> list[Value]:
     """The non-leaf nodes behind `root` in the order `backward()` reverses: the engine's walk."""
     return _backward_order(root)
-
-
-def forward_order(targets: Sequence[Value]) -> list[Value]:
-    """Every node the targets need, each after its operands, target by target (the engine's walk).
-
-    Nodes for the first target come first, so code checking a comparison can
-    run as soon as the values it compares exist, before anything computed on
-    the strength of its outcome (which could fail on the other branch).
-    """
-    return walk(targets)
 
 
 def generate(

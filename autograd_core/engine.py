@@ -426,24 +426,6 @@ def observing(observer: Observer) -> Iterator[Observer]:
         _leave_slow(nodes, watch=True)
 
 
-@contextmanager
-def _scratch_grads(nodes: Iterable[Value]) -> Iterator[None]:
-    """Start `nodes` at grad 0 and put every one of their grads back afterwards.
-
-    For the tools that run `backward()` only to read gradients (gradcheck,
-    `functional.grad`, `explain`), so that the caller's `.grad`s are untouched.
-    """
-    nodes = list(dict.fromkeys(nodes))  # each node once, in order
-    saved = [node.grad for node in nodes]
-    try:
-        for node in nodes:
-            node.grad = 0.0
-        yield
-    finally:
-        for node, g in zip(nodes, saved):
-            node.grad = g
-
-
 # ---------------------------------------------------------------------------
 # Primitives.
 
